@@ -1,0 +1,1 @@
+"""elfrl: RL post-training (GRPO with teacher feedback) for driving vision-language-action models."""
