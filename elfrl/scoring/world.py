@@ -1,0 +1,135 @@
+"""Per-scene scoring inputs, built once and shared by every trajectory scored in the scene.
+
+This is what NAVSIM's metric cache holds (drivable-area map, observation, centerline, route),
+in array form: map polygons under an STRtree, agent boxes per 10 Hz step, red-light polygons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from elfrl.scene.arrays import SceneArrays
+from elfrl.scoring.constants import DT, PACIFICA
+from elfrl.scoring.geometry import box_corners, boxes_intersect
+from elfrl.scoring.simulate import STATE_SIZE, initial_state
+
+DRIVABLE_LAYERS = ("roadblock", "intersection", "carpark")  # + DRIVABLE_AREA, never populated
+LANE_LAYERS = ("lane", "lane_connector")
+V1_STEPS = 51  # v1.1 observation: steps 0..50
+V2_STEPS = 41  # v2 observation: steps 0..40
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Agent boxes per observation step, and what NAVSIM reads from each agent's first sighting."""
+
+    ids: tuple[str, ...]
+    is_agent: np.ndarray  # [A] vehicle / pedestrian / bicycle (nuPlan Agent); others are static
+    first_heading: np.ndarray  # [A]
+    first_speed: np.ndarray  # [A]
+    corners: np.ndarray  # [T, A, 4, 2], NaN where absent
+    center: np.ndarray  # [T, A, 2]
+    present: np.ndarray  # [T, A] bool
+    radius: np.ndarray  # [A] circumradius
+
+
+@dataclass(frozen=True)
+class World:
+    token: str
+    start: np.ndarray  # [11] initial ego state
+    history: np.ndarray  # [14, 11] logged ego states at -1.5..-0.2 s (v2 history comfort)
+    polygons: np.ndarray  # [P] shapely polygons
+    tree: shapely.STRtree
+    drivable: np.ndarray  # [P] bool
+    lane: np.ndarray  # [P] bool
+    on_route: np.ndarray  # [P] bool (lanes whose id is on the route)
+    intersection: np.ndarray  # [P] bool
+    centerline: shapely.LineString
+    obs_v1: Observation  # steps 0..50, every agent
+    obs_v2: Observation  # steps 0..40, minus agents overlapping the ego at step 0 (log replay)
+    red_polygons: np.ndarray  # [R] shapely polygons of on-route red-light lane connectors
+    red_steps: np.ndarray  # [T, R] bool
+    red_ids: tuple[str, ...]
+
+
+def ego_box_corners(states: np.ndarray) -> np.ndarray:
+    """Rear-axle states [..., >=3] -> ego box corners and center [..., 5, 2] (FL, RL, RR, FR, C)."""
+    h = states[..., 2]
+    center = states[..., :2] + PACIFICA.rear_axle_to_center * np.stack([np.cos(h), np.sin(h)], -1)
+    corners = box_corners(center, h, PACIFICA.half_length, PACIFICA.half_width)
+    return np.concatenate([corners, center[..., None, :]], axis=-2)
+
+
+def _history_states(history: np.ndarray) -> np.ndarray:
+    """Logged ego rows [H, 8] -> states [14, 11] at -1.5..-0.2 s.
+
+    v2 `_calculate_history_comfort` samples the past InterpolatedTrajectory at
+    arange(start, end, 0.1 s)[:-1]: linear in x, y, v, a and the unwrapped heading; omega = alpha = 0.
+    """
+    t = np.round(np.arange(history[0, 0], history[-1, 0], DT)[:-1], 6)
+    heading = np.unwrap(history[:, 3])
+    out = np.zeros((len(t), STATE_SIZE))
+    for col, src in ((0, 1), (1, 2), (3, 4), (4, 5), (5, 6), (6, 7)):
+        out[:, col] = np.interp(t, history[:, 0], history[:, src])
+    out[:, 2] = np.interp(t, history[:, 0], heading)
+    return out
+
+
+def _observation(scene: SceneArrays, steps: int, keep: np.ndarray) -> Observation:
+    ag = scene.agents
+    pose = ag.pose[:steps][:, keep]
+    present = ag.present[:steps][:, keep]
+    corners = box_corners(pose[..., :2], pose[..., 2], ag.half_length[keep], ag.half_width[keep])
+    radius = np.hypot(ag.half_length[keep], ag.half_width[keep])
+    return Observation(
+        ids=tuple(i for i, k in zip(ag.ids, keep) if k),
+        is_agent=ag.is_agent[keep],
+        first_heading=ag.first_heading[keep],
+        first_speed=ag.first_speed[keep],
+        corners=corners,
+        center=pose[..., :2],
+        present=present,
+        radius=radius,
+    )
+
+
+def build_world(scene: SceneArrays) -> World:
+    layers = np.array(scene.polygon_layers)
+    polygons = np.array([shapely.Polygon(ring) for ring in scene.polygon_rings], dtype=object)
+    on_route = np.array([pid in scene.route_lane_ids for pid in scene.polygon_ids]) & np.isin(layers, LANE_LAYERS)
+    start = initial_state(scene.ego)
+    ag = scene.agents
+
+    # v2 LogReplayTrafficAgents drops every agent whose step-0 box intersects the initial ego box
+    ego0 = ego_box_corners(start)[:4]
+    at0 = ag.present[0]
+    corners0 = box_corners(ag.pose[0, :, :2], ag.pose[0, :, 2], ag.half_length, ag.half_width)
+    overlap0 = np.zeros(len(ag.ids), dtype=bool)
+    if at0.any():
+        overlap0[at0] = boxes_intersect(np.broadcast_to(ego0, corners0[at0].shape), corners0[at0])
+
+    red_ids = tuple(lid for lid in scene.red_lights if lid in scene.route_lane_ids)
+    by_id = dict(zip(scene.polygon_ids, polygons))
+    red_steps = np.stack([scene.red_lights[lid] for lid in red_ids], -1) if red_ids else np.zeros((V1_STEPS, 0), bool)
+
+    everyone = np.ones(len(ag.ids), dtype=bool)
+    return World(
+        token=scene.token,
+        start=start,
+        history=_history_states(scene.history),
+        polygons=polygons,
+        tree=shapely.STRtree(polygons),
+        drivable=np.isin(layers, DRIVABLE_LAYERS),
+        lane=np.isin(layers, LANE_LAYERS),
+        on_route=on_route,
+        intersection=layers == "intersection",
+        centerline=shapely.linestrings(scene.centerline[:, :2]),
+        obs_v1=_observation(scene, V1_STEPS, everyone),
+        obs_v2=_observation(scene, V2_STEPS, ~overlap0),
+        red_polygons=np.array([by_id[lid] for lid in red_ids], dtype=object),
+        red_steps=red_steps,
+        red_ids=red_ids,
+    )
