@@ -70,8 +70,7 @@ class MetricParams:
     agent_ahead_angle_deg: float = 30.0
     agent_behind_angle_deg: float = 150.0
     static_collision_score: float = 0.5  # at-fault contact with a non-agent object
-    ttc_offsets_v1: tuple[int, ...] = (0, 3, 6, 9)  # np.arange(0, 10, 3)
-    ttc_offsets_v2: tuple[int, ...] = (0, 3, 6, 9)  # np.arange(0, int(1.0 * 10), 3)
+    ttc_offsets: tuple[int, ...] = (0, 3, 6, 9)  # v1.1 np.arange(0, 10, 3); v2 np.arange(0, int(1.0 * 10), 3)
 
 
 @dataclass(frozen=True)

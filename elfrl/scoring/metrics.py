@@ -43,84 +43,114 @@ class Event:
     agent: np.ndarray  # [B] int index into the observation's agents, NO_EVENT if none
 
 
+def _inside(world: World, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Strict point-in-polygon (`shapely.vectorized.contains`, boundary = outside) for points
+    [N, 2] -> (polygon index [K], inside [K, N]) over the K polygons whose box meets the points."""
+    lo, hi = points.min(0), points.max(0)
+    bounds = world.polygon_bounds
+    near = np.flatnonzero((bounds[:, 0] <= hi[0]) & (bounds[:, 2] >= lo[0]) & (bounds[:, 1] <= hi[1]) & (bounds[:, 3] >= lo[1]))
+    inside = np.zeros((len(near), len(points)), dtype=bool)
+    for row, idx in enumerate(near):
+        x0, y0, x1, y1 = bounds[idx]
+        cand = np.flatnonzero((points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1))
+        if len(cand):
+            inside[row, cand] = shapely.contains_xy(world.polygons[idx], points[cand, 0], points[cand, 1])
+    return near, inside
+
+
 def ego_areas(world: World, states: np.ndarray, coords: np.ndarray) -> Areas:
-    """Strict point-in-polygon tests (shapely `within`, as `shapely.vectorized.contains`)."""
+    """PDMScorer._calculate_ego_area on the box corners and center, plus rear-axle tests."""
     b, t = states.shape[:2]
     n_box = b * t * 5
-    points = shapely.points(np.concatenate([coords.reshape(-1, 2), states[..., :2].reshape(-1, 2)]))
-    pt, poly = world.tree.query(points, predicate="within")
-    is_box = pt < n_box
-    bt, which = np.divmod(pt, 5)
-    corner = is_box & (which != CENTER)
-    n_poly = len(world.polygons)
-
-    lane_hit = corner & world.lane[poly]
-    per_lane = np.bincount(bt[lane_hit] * n_poly + poly[lane_hit], minlength=b * t * n_poly).reshape(b * t, n_poly)
-    lanes_touched = (per_lane > 0).sum(-1)
-    fully_in_a_lane = (per_lane == 4).any(-1)
-    drv = corner & world.drivable[poly]
-    corner_on_drivable = np.zeros(b * t * 4, dtype=bool)
-    corner_on_drivable[bt[drv] * 4 + which[drv]] = True
-    centre = is_box & (which == CENTER)
-    on_route = np.zeros(b * t, dtype=bool)
-    on_route[bt[centre & world.on_route[poly]]] = True
-    center_inter = np.zeros(b * t, dtype=bool)
-    center_inter[bt[centre & world.intersection[poly]]] = True
-    rear_inter = np.zeros(b * t, dtype=bool)
-    rear = ~is_box & world.intersection[poly]
-    rear_inter[pt[rear] - n_box] = True
-    shape = (b, t)
+    poly, inside = _inside(world, np.concatenate([coords.reshape(-1, 2), states[..., :2].reshape(-1, 2)]))
+    box = inside[:, :n_box].reshape(len(poly), b, t, 5)  # [K, B, T, 5]
+    corners, center = box[..., :4], box[..., CENTER]
+    per_lane = corners[world.lane[poly]].sum(-1)  # [lanes, B, T] corners inside each lane
+    inter = world.intersection[poly]
     return Areas(
-        multiple_lanes=((lanes_touched > 1) & ~fully_in_a_lane).reshape(shape),
-        non_drivable=(corner_on_drivable.reshape(b * t, 4).sum(-1) < 4).reshape(shape),
-        oncoming=~on_route.reshape(shape),
-        center_in_intersection=center_inter.reshape(shape),
-        rear_in_intersection=rear_inter.reshape(shape),
+        multiple_lanes=((per_lane > 0).sum(0) > 1) & ~(per_lane == 4).any(0),
+        non_drivable=corners[world.drivable[poly]].any(0).sum(-1) < 4,
+        oncoming=~center[world.on_route[poly]].any(0),
+        center_in_intersection=center[inter].any(0),
+        rear_in_intersection=inside[inter, n_box:].any(0).reshape(b, t),
     )
 
 
-def contacts(ego: np.ndarray, steps: np.ndarray, obs: Observation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Contacts:
+    """Every intersecting (ego box, agent box) pair, in NAVSIM's loop order `key`."""
+
+    b: np.ndarray  # proposal
+    t: np.ndarray  # ego time step
+    a: np.ndarray  # agent index in the observation
+    obs_step: np.ndarray  # observation step the agent box is taken from
+    key: np.ndarray  # order of the official loops (time, then look-ahead offset)
+
+    def where(self, keep: np.ndarray) -> "Contacts":
+        return Contacts(self.b[keep], self.t[keep], self.a[keep], self.obs_step[keep], self.key[keep])
+
+
+def _contacts(ego: np.ndarray, steps: np.ndarray, obs: Observation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ego boxes [B, K, 5, 2] (corners + center) against the agents at observation step steps[k].
 
     Returns (b, k, a) of every intersecting pair (touching counts, as STRtree `intersects`).
     """
     center = obs.center[steps]  # [K, A, 2]
-    dist = np.linalg.norm(ego[:, :, None, CENTER] - center[None], axis=-1)  # [B, K, A]
-    near = obs.present[steps][None] & (dist <= EGO_RADIUS + obs.radius + 1e-6)
-    b, k, a = np.nonzero(near)
+    d2 = ((ego[:, :, None, CENTER] - center[None]) ** 2).sum(-1)  # [B, K, A]
+    reach = EGO_RADIUS + obs.radius + 1e-6
+    b, k, a = np.nonzero(obs.present[steps][None] & (d2 <= reach**2))
     hit = boxes_intersect(ego[b, k, :4], obs.corners[steps[k], a])
     return b[hit], k[hit], a[hit]
 
 
-def _first_decisive(b, a, key, decisive, n_b, n_a) -> np.ndarray:
+def collision_contacts(coords: np.ndarray, obs: Observation) -> Contacts:
+    """Ego boxes [B, T, 5, 2] against the agents at the same step."""
+    steps = np.arange(coords.shape[1])
+    b, t, a = _contacts(coords, steps, obs)
+    return Contacts(b, t, a, t, t)
+
+
+def ttc_contacts(states: np.ndarray, coords: np.ndarray, obs: Observation, offsets: tuple[int, ...]) -> Contacts:
+    """The ego box at t moved at constant velocity for offset*0.1 s against the agents at t + offset.
+
+    `_calculate_ttc`: speed = |(vx, vy)|, direction = heading. Evaluated wherever t + offset is
+    observed (v1.1: t <= 40 against steps 0..50; v2 later keeps t <= 31).
+    """
+    n_b = len(states)
+    n_eval = min(states.shape[1], obs.present.shape[0] - max(offsets))
+    speed = np.hypot(states[:, :n_eval, VX], states[:, :n_eval, VY])
+    h = states[:, :n_eval, 2]
+    dxy = np.stack([np.cos(h) * speed, np.sin(h) * speed], axis=-1)  # [B, Te, 2]
+    delta = np.array(offsets, dtype=np.float64) * DT  # [D]
+    moved = coords[:, :n_eval, None] + dxy[:, :, None, None, :] * delta[None, None, :, None, None]
+    n_d = len(offsets)
+    steps = (np.arange(n_eval)[:, None] + np.array(offsets)[None]).reshape(-1)
+    b, k, a = _contacts(moved.reshape(n_b, n_eval * n_d, 5, 2), steps, obs)
+    return Contacts(b, k // n_d, a, steps[k], k)
+
+
+def _first_decisive(c: Contacts, decisive: np.ndarray, n_b: int, n_a: int) -> np.ndarray:
     """Key of each (proposal, object)'s first contact in `decisive`, else +inf: NAVSIM adds an
     object to the proposal's ignore list there, so later contacts with it are skipped."""
     first = np.full((n_b, n_a), np.inf)
-    np.minimum.at(first, (b[decisive], a[decisive]), key[decisive])
-    return first[b, a]
+    np.minimum.at(first, (c.b[decisive], c.a[decisive]), c.key[decisive])
+    return first[c.b, c.a]
 
 
-def _event(n_b: int, b, t, a, score) -> Event:
-    """Per proposal: min score over counted contacts, with the earliest decisive contact."""
+def _event(n_b: int, c: Contacts, score: np.ndarray) -> Event:
+    """Per proposal: min score over counted contacts, with the earliest (then worst) one."""
     out = np.ones(n_b)
-    np.minimum.at(out, b, score)
+    np.minimum.at(out, c.b, score)
     step = np.full(n_b, NO_EVENT)
     agent = np.full(n_b, NO_EVENT)
-    order = np.lexsort((score, t, b))  # per proposal: earliest, then worst
-    seen = np.zeros(n_b, dtype=bool)
-    for i in order:
-        if not seen[b[i]]:
-            seen[b[i]] = True
-            step[b[i]], agent[b[i]] = t[i], a[i]
+    for i in np.lexsort((score, c.t, c.b))[::-1]:  # reversed: the first one per proposal wins
+        step[c.b[i]], agent[c.b[i]] = c.t[i], c.a[i]
     return Event(score=out, step=step, agent=agent)
 
 
-def no_at_fault_collision(
-    states: np.ndarray, coords: np.ndarray, areas: Areas, obs: Observation, p: MetricParams
-) -> Event:
+def no_at_fault_collision(states: np.ndarray, coords: np.ndarray, areas: Areas, obs: Observation, c: Contacts, p: MetricParams) -> Event:
     """NC: nuPlan collision classification (pdm_scorer_utils.get_collision_type) per contact."""
-    n_b, n_t = states.shape[:2]
-    b, t, a = contacts(coords, np.arange(n_t), obs)
+    b, t, a = c.b, c.t, c.a
     stopped_ego = np.hypot(states[b, t, VX], states[b, t, VY]) <= p.collision_stopped_speed_threshold
     stopped_track = ~obs.is_agent[a] | (obs.first_speed[a] <= p.collision_stopped_speed_threshold)
     # track pose = (polygon centroid now, heading at first sighting)
@@ -128,43 +158,23 @@ def no_at_fault_collision(
     front = segment_intersects_box(coords[b, t, FRONT_LEFT], coords[b, t, FRONT_RIGHT], obs.corners[t, a])
     lateral_fault = areas.multiple_lanes[b, t] | areas.non_drivable[b, t]
     at_fault = ~stopped_ego & (stopped_track | (~behind & (front | lateral_fault)))
-    counted = at_fault & (t < _first_decisive(b, a, t, ~at_fault, n_b, len(obs.ids)))
+    counted = at_fault & (c.key < _first_decisive(c, ~at_fault, len(states), len(obs.ids)))
     score = np.where(obs.is_agent[a], 0.0, p.static_collision_score)
-    return _event(n_b, b[counted], t[counted], a[counted], score[counted])
+    return _event(len(states), c.where(counted), score[counted])
 
 
-def time_to_collision(
-    states: np.ndarray,
-    coords: np.ndarray,
-    areas: Areas,
-    obs: Observation,
-    offsets: tuple[int, ...],
-    p: MetricParams,
-) -> Event:
-    """TTC: the ego box moved at constant velocity by offsets*0.1 s against the logged boxes then.
-
-    Evaluated for t with t + max(offset) within the 40 simulated steps plus the observation
-    (v1.1: all 41 steps against a 51-step observation; v2: t <= 31).
-    """
-    n_b, n_t = states.shape[:2]
-    n_eval = min(n_t, obs.present.shape[0] - max(offsets))
-    speed = np.hypot(states[..., VX], states[..., VY])[:, :n_eval]
-    h = states[:, :n_eval, 2]
-    dxy = np.stack([np.cos(h) * speed, np.sin(h) * speed], axis=-1)  # [B, Te, 2]
-    delta = np.array(offsets, dtype=np.float64) * DT  # [D]
-    moved = coords[:, :n_eval, None] + dxy[:, :, None, None, :] * delta[None, None, :, None, None]
-    n_d = len(offsets)
-    steps = (np.arange(n_eval)[:, None] + np.array(offsets)[None]).reshape(-1)
-    b, k, a = contacts(moved.reshape(n_b, n_eval * n_d, 5, 2), steps, obs)
-    t = k // n_d
-    active = speed[b, t] >= p.ttc_stopped_speed_threshold
-    angle = relative_angle(states[b, t, :3], obs.center[steps[k], a])
+def time_to_collision(states: np.ndarray, areas: Areas, obs: Observation, c: Contacts, p: MetricParams) -> Event:
+    """TTC: 0 if a projected contact has the agent ahead (< 30 deg), or, in a risky area
+    (several lanes, off the drivable area, rear axle in an intersection), not behind (> 150 deg)."""
+    b, t, a = c.b, c.t, c.a
+    active = np.hypot(states[b, t, VX], states[b, t, VY]) >= p.ttc_stopped_speed_threshold
+    angle = relative_angle(states[b, t, :3], obs.center[c.obs_step, a])
     ahead = angle < np.deg2rad(p.agent_ahead_angle_deg)
     behind = angle > np.deg2rad(p.agent_behind_angle_deg)
     risky_area = areas.multiple_lanes[b, t] | areas.non_drivable[b, t] | areas.rear_in_intersection[b, t]
     flagged = ahead | (risky_area & ~behind)
-    counted = active & flagged & (k < _first_decisive(b, a, k, active & ~flagged, n_b, len(obs.ids)))
-    return _event(n_b, b[counted], t[counted], a[counted], np.zeros(counted.sum()))
+    counted = active & flagged & (c.key < _first_decisive(c, active & ~flagged, len(states), len(obs.ids)))
+    return _event(len(states), c.where(counted), np.zeros(counted.sum()))
 
 
 def drivable_area_compliance(areas: Areas) -> Event:

@@ -18,7 +18,7 @@ from elfrl.scene.arrays import scene_arrays
 from elfrl.scene.schema import NUM_POSES, Scene
 from elfrl.scoring import metrics as M
 from elfrl.scoring.comfort import COMFORT_CHECKS, comfort_v1, comfort_v2
-from elfrl.scoring.constants import V1_WEIGHTS, V2_WEIGHTS, MetricParams, TrackerParams
+from elfrl.scoring.constants import NUM_STATES, V1_WEIGHTS, V2_WEIGHTS, MetricParams, TrackerParams
 from elfrl.scoring.simulate import interpolate_poses, relative_to_absolute, simulate
 from elfrl.scoring.world import World, build_world, ego_box_corners
 
@@ -82,8 +82,7 @@ class _Raw:
     tlc: M.Event
     lk: M.Event
     comfort2: Optional[np.ndarray]  # [B, 6], None without history (HC = 1)
-    ids1: tuple[str, ...]  # agent ids of the v1.1 observation
-    ids2: tuple[str, ...]  # agent ids of the v2 observation (log replay drops some)
+    ids: tuple[str, ...]  # agent ids of the observation
 
 
 @dataclass
@@ -171,21 +170,27 @@ class PDMScorer:
         if with_history:
             history = np.broadcast_to(world.history, (len(states),) + world.history.shape)
             comfort2 = comfort_v2(np.concatenate([history, states], axis=1))
+        # v2 sees steps 0..40 without the agents log replay drops, so its contacts are a subset
+        obs, kept = world.obs, ~world.replay_dropped
+        hits = M.collision_contacts(coords, obs)
+        ahead = M.ttc_contacts(states, coords, obs, p.ttc_offsets)
+        hits2 = hits.where(kept[hits.a])
+        # v2 TTC: t + max(offset) must stay within the 40 simulated steps
+        ahead2 = ahead.where(kept[ahead.a] & (ahead.t <= NUM_STATES - 1 - max(p.ttc_offsets)))
         return _Raw(
             progress=M.progress(world, coords),
             dac=M.drivable_area_compliance(areas),
-            nc1=M.no_at_fault_collision(states, coords, areas, world.obs_v1, p),
-            ttc1=M.time_to_collision(states, coords, areas, world.obs_v1, p.ttc_offsets_v1, p),
+            nc1=M.no_at_fault_collision(states, coords, areas, obs, hits, p),
+            ttc1=M.time_to_collision(states, areas, obs, ahead, p),
             ddc1=M.driving_direction_compliance(coords, areas, exclude_intersection=False, p=p),
             comfort1=comfort_v1(states),
-            nc2=M.no_at_fault_collision(states, coords, areas, world.obs_v2, p),
-            ttc2=M.time_to_collision(states, coords, areas, world.obs_v2, p.ttc_offsets_v2, p),
+            nc2=M.no_at_fault_collision(states, coords, areas, obs, hits2, p),
+            ttc2=M.time_to_collision(states, areas, obs, ahead2, p),
             ddc2=M.driving_direction_compliance(coords, areas, exclude_intersection=True, p=p),
             tlc=M.traffic_light_compliance(world, coords),
             lk=M.lane_keeping(world, coords, areas, p),
             comfort2=comfort2,
-            ids1=world.obs_v1.ids,
-            ids2=world.obs_v2.ids,
+            ids=obs.ids,
         )
 
     # ---- aggregation -------------------------------------------------------------------------
@@ -213,9 +218,9 @@ class PDMScorer:
             progress_m=raw.progress,
             normaliser_m=norm,
             nc_step=raw.nc1.step,
-            nc_agent=_agent_names(raw.ids1, raw.nc1.agent),
+            nc_agent=_agent_names(raw.ids, raw.nc1.agent),
             ttc_step=raw.ttc1.step,
-            ttc_agent=_agent_names(raw.ids1, raw.ttc1.agent),
+            ttc_agent=_agent_names(raw.ids, raw.ttc1.agent),
             dac_step=raw.dac.step,
             ddc_m=raw.ddc1[1],
             comfort_failed=[[COMFORT_CHECKS[j] for j in np.flatnonzero(~row)] for row in raw.comfort1],
@@ -252,9 +257,9 @@ class PDMScorer:
             progress_m=raw.progress,
             normaliser_m=norm,
             nc_step=raw.nc2.step,
-            nc_agent=_agent_names(raw.ids2, raw.nc2.agent),
+            nc_agent=_agent_names(raw.ids, raw.nc2.agent),
             ttc_step=raw.ttc2.step,
-            ttc_agent=_agent_names(raw.ids2, raw.ttc2.agent),
+            ttc_agent=_agent_names(raw.ids, raw.ttc2.agent),
             dac_step=raw.dac.step,
             ddc_m=raw.ddc2[1],
             comfort_failed=[[COMFORT_CHECKS[j] for j in np.flatnonzero(~row)] for row in comfort],

@@ -2,14 +2,17 @@
 
 Follows NAVSIM `navsim/evaluate/pdm_score.py` (pose interpolation) and
 `PDM/simulation/{pdm_simulator,batch_lqr,batch_lqr_utils,batch_kinematic_bicycle}.py`
-(identical in v1.1 and v2). The only departure is algebraic: the tracker's 10-step lateral
-model is composed in closed form instead of 10 chained 3x3 products per step, and the
-profile fits use `solve` instead of `pinv` (the matrices are symmetric positive definite).
+(identical in v1.1 and v2). The per-step loop is compiled with numba (one proposal at a
+time, the same operations as upstream); the profile fits use `solve` instead of `pinv` (the
+matrices are symmetric positive definite).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+from numba import njit
 
 from elfrl.scoring.constants import DT, NUM_STATES, PACIFICA, TrackerParams, Vehicle
 
@@ -66,79 +69,131 @@ def interpolate_poses(start: np.ndarray, poses: np.ndarray) -> np.ndarray:
     return slope * (100000.0 * _STEP)[None, :, None] + lo
 
 
-def _solve(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    return np.linalg.solve(lhs, rhs[..., None])[..., 0]
+def _banded_difference(m: int) -> np.ndarray:
+    """batch_lqr_utils regulariser R [m - 2, m] of the velocity fit.
+
+    Upstream `_make_banded_difference_matrix` writes `banded[:, 1:] = eye` and then
+    `banded[:, :-1] = -eye`, which overwrites the +1 band except in the last row: the "jerk"
+    penalty is mostly a penalty on the accelerations themselves. Kept for parity.
+    """
+    banded = np.zeros((m - 2, m - 1))
+    banded[:, 1:] = np.eye(m - 2)
+    banded[:, :-1] = -np.eye(m - 2)
+    return np.concatenate([np.zeros((m - 2, 1)), banded], axis=1)
+
+
+@lru_cache(maxsize=8)
+def _velocity_fit_operator(m: int, jerk_penalty: float) -> np.ndarray:
+    """[m, m] matrix taking along-heading displacements [m] to x = [v0, a0 .. a_{m-2}].
+
+    _fit_initial_velocity_and_acceleration_profile minimises ||y - A x||^2 + lambda ||R x||^2
+    with rows 2k, 2k+1 of A equal to (cos, sin)(heading_k) * c(k), c(k) = [dt, dt^2 (j <= k)].
+    Since cos^2 + sin^2 = 1, A^T A = C^T C does not depend on the headings and A^T y = C^T proj
+    with proj_k = (cos, sin)(heading_k) . (dx_k, dy_k): one fixed operator for every trajectory.
+    """
+    c = np.tril(np.ones((m, m))) * DT**2
+    c[:, 0] = DT
+    r = _banded_difference(m)
+    op = np.linalg.solve(c.T @ c + jerk_penalty * (r.T @ r), c.T)
+    op.setflags(write=False)
+    return op
 
 
 def fit_profiles(poses: np.ndarray, p: TrackerParams = TrackerParams()) -> tuple[np.ndarray, np.ndarray]:
     """Velocity [B, 40] and curvature [B, 40] profiles of reference poses [B, 41, 3].
 
     batch_lqr_utils.get_velocity_curvature_profiles_with_derivatives_from_poses: two regularised
-    least squares fits (jerk penalty, curvature-rate penalty).
+    least squares fits (acceleration penalty, curvature-rate penalty).
     """
     b, n_poses, _ = poses.shape
     m = n_poses - 1  # 40 displacements
     diff = np.diff(poses, axis=1)
-    dxy = diff[..., :2].reshape(b, -1)  # [B, 80] dx0, dy0, dx1, ...
-    dheading = wrap_angle(diff[..., 2])  # [B, 40]
-
-    # velocity: x = [v0, a0..a38]; rows 2k, 2k+1 see v0*dt + sum_{j<=k} a_{j-1}*dt^2 along heading k
-    col = np.empty((b, 2 * m))
-    col[:, 0::2] = np.cos(poses[:, :-1, 2])
-    col[:, 1::2] = np.sin(poses[:, :-1, 2])
-    lower = np.repeat(np.tril(np.ones((m, m))), 2, axis=0)  # [80, 40]
-    a_mat = col[..., None] * DT**2 * lower
-    a_mat[..., 0] = col * DT
-    # batch_lqr_utils._make_banded_difference_matrix writes `banded[:, 1:] = eye` and then
-    # `banded[:, :-1] = -eye`, which overwrites the +1 band except in the last row: the "jerk"
-    # penalty upstream is mostly a penalty on the accelerations themselves. Kept for parity.
-    banded = np.zeros((m - 2, m - 1))
-    banded[:, 1:] = np.eye(m - 2)
-    banded[:, :-1] = -np.eye(m - 2)
-    diffm = np.concatenate([np.zeros((m - 2, 1)), banded], axis=1)
-    at = a_mat.transpose(0, 2, 1)
-    x = _solve(at @ a_mat + p.jerk_penalty * (diffm.T @ diffm), np.einsum("bij,bj->bi", at, dxy))
+    heading = poses[:, :-1, 2]
+    proj = np.cos(heading) * diff[..., 0] + np.sin(heading) * diff[..., 1]  # [B, 40]
+    x = proj @ _velocity_fit_operator(m, p.jerk_penalty).T
     velocity = x[:, :1] + np.pad(np.cumsum(x[:, 1:] * DT, axis=-1), ((0, 0), (1, 0)))  # [B, 40]
 
     # curvature: x = [k0, kdot0..kdot38]; dheading_i = v_i*dt*k0 + sum_{1<=j<=i} v_i*dt^2*kdot_{j-1}
-    a_mat = np.repeat(np.tri(m)[None], b, axis=0)
+    a_mat = np.tri(m) * (velocity * DT**2)[:, :, None]
     a_mat[:, :, 0] = velocity * DT
-    a_mat[:, 1:, 1:] *= (velocity * DT**2)[:, 1:, None]
     q = p.curvature_rate_penalty * np.eye(m)
     q[0, 0] = p.initial_curvature_penalty
     at = a_mat.transpose(0, 2, 1)
-    x = _solve(at @ a_mat + q, np.einsum("bij,bj->bi", at, dheading))
+    rhs = (at @ wrap_angle(diff[..., 2])[..., None])[..., 0]
+    x = np.linalg.solve(at @ a_mat + q, rhs[..., None])[..., 0]
     curvature = x[:, :1] + np.pad(np.cumsum(x[:, 1:] * DT, axis=-1), ((0, 0), (1, 0)))
     return velocity, curvature
 
 
-def _lateral_lqr(
-    lateral_state: np.ndarray, velocity: np.ndarray, curvature: np.ndarray, p: TrackerParams, wheel_base: float
-) -> np.ndarray:
-    """Steering-rate command [B] of BatchLQRTracker._lateral_lqr_controller, composed in closed form.
+@njit(cache=True)
+def _lateral_lqr(e_lat, e_head, steer, v, u, curvature, dt, wheel_base, q, r):
+    """BatchLQRTracker._lateral_lqr_controller for one proposal.
 
-    The per-step matrices M_k = I + v_k*dt*E01 + v_k*dt/L*E12 are unipotent upper triangular, so
-    the product over the horizon needs only suffix sums. velocity, curvature: [B, H].
+    Composes the horizon's linear time-varying lateral model x_{k+1} = M_k x_k + B steer_rate
+    + aff_k, linearised at speeds v_k = v + k*u, into (A, B, g) by the same recursion as
+    upstream (A <- M A, B <- M B + in, g <- M g + aff), then solves the one-step LQR on the
+    wrapped error. M_k = I + v_k*dt*E01 + v_k*dt/L*E12 is unipotent upper triangular, so only
+    its three free entries are carried (the other products are exact zeros and ones).
     """
-    pk = velocity * DT  # [B, H] entry (0, 1) of M_k
-    qk = velocity * DT / wheel_base  # entry (1, 2)
-    wk = -velocity * curvature * DT  # affine term on the heading error
-    # suffix sums over j > k: sp[k] = sum p_j, sq[k] = sum q_j, c[k] = sum_{k<i<j} p_j q_i
-    sp = np.cumsum(pk[:, ::-1], axis=1)[:, ::-1] - pk
-    sq = np.cumsum(qk[:, ::-1], axis=1)[:, ::-1] - qk
-    c = np.cumsum((qk * sp)[:, ::-1], axis=1)[:, ::-1] - qk * sp
-    b0, b1, b2 = DT * c.sum(axis=1), DT * sq.sum(axis=1), DT * velocity.shape[1]
-    g0, g1 = (wk * sp).sum(axis=1), wk.sum(axis=1)
-    sp_all, sq_all = sp[:, 0] + pk[:, 0], sq[:, 0] + qk[:, 0]
-    c_all = c[:, 0] + qk[:, 0] * sp[:, 0]
-    e_lat, e_head, steer = lateral_state.T
-    err0 = e_lat + sp_all * e_head + c_all * steer + g0
-    err1 = wrap_angle(e_head + sq_all * steer + g1)
-    err2 = wrap_angle(steer)
-    q0, q1, q2 = p.q_lateral
-    return -(b0 * q0 * err0 + b1 * q1 * err1 + b2 * q2 * err2) / (
-        b0 * q0 * b0 + b1 * q1 * b1 + b2 * q2 * b2 + p.r_lateral
-    )
+    a01 = a02 = a12 = 0.0
+    b0 = b1 = b2 = 0.0
+    g0 = g1 = 0.0
+    vk = v
+    for k in range(curvature.shape[0]):
+        p = vk * dt
+        qq = vk * dt / wheel_base
+        a01, a02, a12 = a01 + p, a02 + p * a12, a12 + qq
+        b0, b1, b2 = b0 + p * b1, b1 + qq * b2, b2 + dt
+        g0, g1 = g0 + p * g1, g1 + -vk * curvature[k] * dt
+        vk = vk + u
+    e0 = e_lat + a01 * e_head + a02 * steer + g0
+    e1 = e_head + a12 * steer + g1
+    e1 = np.arctan2(np.sin(e1), np.cos(e1))
+    e2 = np.arctan2(np.sin(steer), np.cos(steer))
+    num = b0 * q[0] * e0 + b1 * q[1] * e1 + b2 * q[2] * e2
+    den = b0 * q[0] * b0 + b1 * q[1] * b1 + b2 * q[2] * b2 + r
+    return -num / den
+
+
+@njit(cache=True)
+def _track(start, reference, ref_velocity, curvature_windows, dt, wheel_base, q_lat, r_lat, long_gain,
+           stop_velocity, stop_gain, accel_filter, steer_filter, max_steer):
+    """PDMSimulator.simulate_proposals loop: LQR tracker + kinematic bicycle, per proposal."""
+    n_b, n_t = reference.shape[0], reference.shape[1]
+    out = np.zeros((n_b, n_t, 11))
+    for bi in range(n_b):
+        out[bi, 0] = start
+        s = out[bi, 0]
+        for i in range(n_t - 1):
+            rx, ry, rh = reference[bi, i, 0], reference[bi, i, 1], reference[bi, i, 2]
+            dx, dy = s[0] - rx, s[1] - ry
+            e_lat = -dx * np.sin(rh) + dy * np.cos(rh)
+            e_head = np.arctan2(np.sin(s[2] - rh), np.cos(s[2] - rh))
+            v, v_ref = s[3], ref_velocity[bi, i]
+            if v_ref <= stop_velocity and v <= stop_velocity:
+                accel_cmd = -stop_gain * (v - v_ref)
+                steer_rate_cmd = 0.0
+            else:
+                accel_cmd = long_gain * (v - v_ref)
+                steer_rate_cmd = _lateral_lqr(
+                    e_lat, e_head, s[7], v, accel_cmd * dt, curvature_windows[bi, i], dt, wheel_base, q_lat, r_lat
+                )
+            # BatchKinematicBicycleModel.propagate_state: low-pass the commands, then explicit
+            # Euler with the OLD speed and steering angle for the pose.
+            n = out[bi, i + 1]
+            accel = accel_filter * (accel_cmd - s[5]) + s[5]
+            steer_rate = (steer_filter * (dt * steer_rate_cmd + s[7] - s[7]) + s[7] - s[7]) / dt
+            n[0] = s[0] + v * np.cos(s[2]) * dt
+            n[1] = s[1] + v * np.sin(s[2]) * dt
+            n[2] = (s[2] + v * np.tan(s[7]) / wheel_base * dt + np.pi) % (2 * np.pi) - np.pi
+            n[3] = v + accel * dt
+            n[5] = accel
+            n[7] = min(max(s[7] + steer_rate * dt, -max_steer), max_steer)
+            n[8] = steer_rate
+            n[9] = n[3] * np.tan(n[7]) / wheel_base
+            n[10] = (n[9] - s[9]) / dt
+            s = n
+    return out
 
 
 def simulate(
@@ -153,54 +208,29 @@ def simulate(
     from state i-1 and the reference at i-1; the bicycle model propagates 0.1 s.
     """
     p = params
-    b = len(reference)
+    reference = np.ascontiguousarray(reference, dtype=np.float64)
+    if len(reference) == 0:
+        return np.zeros((0, reference.shape[1], STATE_SIZE))
     velocity, curvature = fit_profiles(reference, p)  # [B, 40]
     n_prof = velocity.shape[1]
-    steps = np.arange(NUM_STATES - 1)
+    steps = np.arange(reference.shape[1] - 1)
     ref_velocity = velocity[:, np.minimum(steps + p.tracking_horizon, n_prof - 1)]  # [B, 40]
     window = np.minimum(steps[:, None] + np.arange(p.tracking_horizon)[None], n_prof - 1)
-    curv_window = curvature[:, window]  # [B, 40, H]
-    horizon_steps = np.arange(1, p.tracking_horizon)
-    long_gain = -1.0 / (p.tracking_horizon * DT * p.q_longitudinal * p.tracking_horizon * DT + p.r_longitudinal)
-    long_gain = long_gain * (p.tracking_horizon * DT) * p.q_longitudinal
-    accel_filter = DT / (DT + p.accel_time_constant)
-    steer_filter = DT / (DT + p.steering_angle_time_constant)
-    L = vehicle.wheel_base
-
-    out = np.zeros((b, NUM_STATES, STATE_SIZE))
-    out[:, 0] = start
-    s = out[:, 0].copy()
-    for i in range(NUM_STATES - 1):
-        r = reference[:, i]
-        dx, dy = s[:, X] - r[:, X], s[:, Y] - r[:, Y]
-        lateral = np.stack(
-            [-dx * np.sin(r[:, HEADING]) + dy * np.cos(r[:, HEADING]), wrap_angle(s[:, HEADING] - r[:, HEADING]), s[:, STEER]],
-            axis=-1,
-        )
-        v, v_ref = s[:, VX], ref_velocity[:, i]
-        stop = (v_ref <= p.stopping_velocity) & (v <= p.stopping_velocity)
-        accel_cmd = np.where(stop, -p.stopping_proportional_gain * (v - v_ref), long_gain * (v - v_ref))
-        v_profile = np.concatenate(
-            [v[:, None], v[:, None] + np.cumsum(np.repeat(accel_cmd[:, None] * DT, len(horizon_steps), 1), 1)], 1
-        )
-        steer_rate_cmd = np.where(stop, 0.0, _lateral_lqr(lateral, v_profile, curv_window[:, i], p, L))
-
-        # BatchKinematicBicycleModel.propagate_state: low-pass the commands, then explicit Euler
-        # with the OLD speed and steering angle for the pose.
-        accel = accel_filter * (accel_cmd - s[:, AX]) + s[:, AX]
-        steer_ideal = DT * steer_rate_cmd + s[:, STEER]
-        steer_rate = (steer_filter * (steer_ideal - s[:, STEER]) + s[:, STEER] - s[:, STEER]) / DT
-        n = out[:, i + 1]
-        n[:, X] = s[:, X] + v * np.cos(s[:, HEADING]) * DT
-        n[:, Y] = s[:, Y] + v * np.sin(s[:, HEADING]) * DT
-        n[:, HEADING] = principal_value(s[:, HEADING] + v * np.tan(s[:, STEER]) / L * DT)
-        n[:, VX] = v + accel * DT
-        n[:, VY] = 0.0
-        n[:, STEER] = np.clip(s[:, STEER] + steer_rate * DT, -p.max_steering_angle, p.max_steering_angle)
-        n[:, YAW_RATE] = n[:, VX] * np.tan(n[:, STEER]) / L
-        n[:, AX] = accel
-        n[:, AY] = 0.0
-        n[:, YAW_ACCEL] = (n[:, YAW_RATE] - s[:, YAW_RATE]) / DT
-        n[:, STEER_RATE] = steer_rate
-        s = n
-    return out
+    horizon = p.tracking_horizon * DT
+    long_gain = -1.0 / (horizon * p.q_longitudinal * horizon + p.r_longitudinal) * horizon * p.q_longitudinal
+    return _track(
+        np.asarray(start, dtype=np.float64),
+        reference,
+        np.ascontiguousarray(ref_velocity),
+        np.ascontiguousarray(curvature[:, window]),  # [B, 40, H]
+        DT,
+        vehicle.wheel_base,
+        np.array(p.q_lateral, dtype=np.float64),
+        p.r_lateral,
+        long_gain,
+        p.stopping_velocity,
+        p.stopping_proportional_gain,
+        DT / (DT + p.accel_time_constant),
+        DT / (DT + p.steering_angle_time_constant),
+        p.max_steering_angle,
+    )

@@ -18,8 +18,7 @@ from elfrl.scoring.simulate import STATE_SIZE, initial_state
 
 DRIVABLE_LAYERS = ("roadblock", "intersection", "carpark")  # + DRIVABLE_AREA, never populated
 LANE_LAYERS = ("lane", "lane_connector")
-V1_STEPS = 51  # v1.1 observation: steps 0..50
-V2_STEPS = 41  # v2 observation: steps 0..40
+V2_STEPS = 41  # v2 observation: steps 0..40 (v1.1: 0..50)
 
 
 @dataclass(frozen=True)
@@ -41,15 +40,15 @@ class World:
     token: str
     start: np.ndarray  # [11] initial ego state
     history: np.ndarray  # [14, 11] logged ego states at -1.5..-0.2 s (v2 history comfort)
-    polygons: np.ndarray  # [P] shapely polygons
-    tree: shapely.STRtree
+    polygons: np.ndarray  # [P] shapely polygons, prepared
+    polygon_bounds: np.ndarray  # [P, 4] xmin, ymin, xmax, ymax
     drivable: np.ndarray  # [P] bool
     lane: np.ndarray  # [P] bool
     on_route: np.ndarray  # [P] bool (lanes whose id is on the route)
     intersection: np.ndarray  # [P] bool
     centerline: shapely.LineString
-    obs_v1: Observation  # steps 0..50, every agent
-    obs_v2: Observation  # steps 0..40, minus agents overlapping the ego at step 0 (log replay)
+    obs: Observation  # steps 0..50 (v1.1 observes 0..50, v2 0..40)
+    replay_dropped: np.ndarray  # [A] v2 log replay removes agents overlapping the ego at step 0
     red_polygons: np.ndarray  # [R] shapely polygons of on-route red-light lane connectors
     red_steps: np.ndarray  # [T, R] bool
     red_ids: tuple[str, ...]
@@ -78,27 +77,24 @@ def _history_states(history: np.ndarray) -> np.ndarray:
     return out
 
 
-def _observation(scene: SceneArrays, steps: int, keep: np.ndarray) -> Observation:
+def _observation(scene: SceneArrays) -> Observation:
     ag = scene.agents
-    pose = ag.pose[:steps][:, keep]
-    present = ag.present[:steps][:, keep]
-    corners = box_corners(pose[..., :2], pose[..., 2], ag.half_length[keep], ag.half_width[keep])
-    radius = np.hypot(ag.half_length[keep], ag.half_width[keep])
     return Observation(
-        ids=tuple(i for i, k in zip(ag.ids, keep) if k),
-        is_agent=ag.is_agent[keep],
-        first_heading=ag.first_heading[keep],
-        first_speed=ag.first_speed[keep],
-        corners=corners,
-        center=pose[..., :2],
-        present=present,
-        radius=radius,
+        ids=ag.ids,
+        is_agent=ag.is_agent,
+        first_heading=ag.first_heading,
+        first_speed=ag.first_speed,
+        corners=box_corners(ag.pose[..., :2], ag.pose[..., 2], ag.half_length, ag.half_width),
+        center=ag.pose[..., :2],
+        present=ag.present,
+        radius=np.hypot(ag.half_length, ag.half_width),
     )
 
 
 def build_world(scene: SceneArrays) -> World:
     layers = np.array(scene.polygon_layers)
     polygons = np.array([shapely.Polygon(ring) for ring in scene.polygon_rings], dtype=object)
+    shapely.prepare(polygons)
     on_route = np.array([pid in scene.route_lane_ids for pid in scene.polygon_ids]) & np.isin(layers, LANE_LAYERS)
     start = initial_state(scene.ego)
     ag = scene.agents
@@ -113,22 +109,21 @@ def build_world(scene: SceneArrays) -> World:
 
     red_ids = tuple(lid for lid in scene.red_lights if lid in scene.route_lane_ids)
     by_id = dict(zip(scene.polygon_ids, polygons))
-    red_steps = np.stack([scene.red_lights[lid] for lid in red_ids], -1) if red_ids else np.zeros((V1_STEPS, 0), bool)
+    red_steps = np.stack([scene.red_lights[lid] for lid in red_ids], -1) if red_ids else np.zeros((V2_STEPS, 0), bool)
 
-    everyone = np.ones(len(ag.ids), dtype=bool)
     return World(
         token=scene.token,
         start=start,
         history=_history_states(scene.history),
         polygons=polygons,
-        tree=shapely.STRtree(polygons),
+        polygon_bounds=shapely.bounds(polygons),
         drivable=np.isin(layers, DRIVABLE_LAYERS),
         lane=np.isin(layers, LANE_LAYERS),
         on_route=on_route,
         intersection=layers == "intersection",
         centerline=shapely.linestrings(scene.centerline[:, :2]),
-        obs_v1=_observation(scene, V1_STEPS, everyone),
-        obs_v2=_observation(scene, V2_STEPS, ~overlap0),
+        obs=_observation(scene),
+        replay_dropped=overlap0,
         red_polygons=np.array([by_id[lid] for lid in red_ids], dtype=object),
         red_steps=red_steps,
         red_ids=red_ids,
