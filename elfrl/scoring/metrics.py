@@ -226,17 +226,41 @@ def traffic_light_compliance(world: World, coords: np.ndarray) -> Event:
     return Event(np.where(ran.any(-1), 0.0, 1.0), step, np.full(n_b, NO_EVENT))
 
 
-def lane_keeping(world: World, coords: np.ndarray, areas: Areas, p: MetricParams) -> Event:
-    """LK (v2): 0 after 20 consecutive steps with the center > 0.5 m from the centerline.
+def distance_to_polyline(points: np.ndarray, line: np.ndarray, beyond: float) -> np.ndarray:
+    """Euclidean distance [N] from points [N, 2] to the polyline [S + 1, 2], exact up to `beyond`.
 
-    Steps inside an intersection neither count nor reset the run.
+    Only segments whose box comes within `beyond` of the points' box are measured; a point whose
+    true distance is <= beyond always has its nearest segment among them, so comparisons with
+    any threshold <= beyond are exact (farther points may get a larger finite value or inf).
     """
-    deviation = shapely.distance(shapely.points(coords[:, :, CENTER]), world.centerline)
-    exceed = deviation > p.lane_keeping_deviation_limit
-    run = np.zeros(len(coords), dtype=np.int64)
-    step = np.full(len(coords), NO_EVENT)
-    for t in range(coords.shape[1]):
-        skip = areas.center_in_intersection[:, t]
-        run = np.where(skip, run, np.where(exceed[:, t], run + 1, 0))
-        step = np.where((step == NO_EVENT) & (run >= p.lane_keeping_steps), t, step)
-    return Event(np.where(step == NO_EVENT, 1.0, 0.0), step, np.full(len(coords), NO_EVENT))
+    p0, p1 = line[:-1], line[1:]
+    lo, hi = points.min(0) - beyond, points.max(0) + beyond
+    near = (np.minimum(p0, p1) <= hi).all(-1) & (np.maximum(p0, p1) >= lo).all(-1)
+    p0, p1 = p0[near], p1[near]
+    if len(p0) == 0:
+        return np.full(len(points), np.inf)
+    d = p1 - p0  # [S, 2]
+    len2 = (d * d).sum(-1)
+    rel = points[:, None] - p0[None]  # [N, S, 2]
+    frac = np.clip((rel * d).sum(-1) / np.where(len2 > 0, len2, 1.0), 0.0, 1.0)
+    gap = rel - frac[..., None] * d
+    return np.sqrt((gap * gap).sum(-1)).min(-1)
+
+
+def lane_keeping(world: World, coords: np.ndarray, areas: Areas, p: MetricParams) -> Event:
+    """LK (v2): 0 once the center has been > 0.5 m from the centerline for 20 consecutive steps.
+
+    Steps inside an intersection neither count nor reset the run (`_calculate_lane_keeping`).
+    """
+    n_b, n_t = coords.shape[:2]
+    center = coords[:, :, CENTER].reshape(-1, 2)
+    limit = p.lane_keeping_deviation_limit
+    exceed = (distance_to_polyline(center, world.centerline_xy, 2 * limit) > limit).reshape(n_b, n_t)
+    skip = areas.center_in_intersection
+    counted = np.cumsum(exceed & ~skip, axis=1)
+    reset = ~exceed & ~skip
+    last_reset = np.maximum.accumulate(np.where(reset, np.arange(n_t), -1), axis=1)
+    before = np.where(last_reset >= 0, np.take_along_axis(counted, np.maximum(last_reset, 0), 1), 0)
+    failed = (counted - before) >= p.lane_keeping_steps
+    step = np.where(failed.any(-1), failed.argmax(-1), NO_EVENT)
+    return Event(np.where(failed.any(-1), 0.0, 1.0), step, np.full(n_b, NO_EVENT))

@@ -9,7 +9,7 @@ scored once and cached.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -62,40 +62,50 @@ class VersionScores:
 @dataclass(frozen=True)
 class SceneScores:
     token: str
-    pdms_v1: VersionScores
-    epdms_v2: VersionScores
+    pdms_v1: Optional[VersionScores]  # None when not requested
+    epdms_v2: Optional[VersionScores]
 
 
 @dataclass(frozen=True)
-class _Raw:
-    """Unaggregated metrics of a batch of simulated trajectories."""
+class _Batch:
+    """What both versions share for a batch of simulated trajectories."""
 
-    progress: np.ndarray
+    states: np.ndarray  # [B, 41, 11]
+    coords: np.ndarray  # [B, 41, 5, 2] box corners and center
+    areas: M.Areas
+    progress: np.ndarray  # [B] raw progress, metres
     dac: M.Event
-    nc1: M.Event
-    ttc1: M.Event
-    ddc1: tuple[np.ndarray, np.ndarray]
-    comfort1: np.ndarray  # [B, 6]
-    nc2: M.Event
-    ttc2: M.Event
-    ddc2: tuple[np.ndarray, np.ndarray]
-    tlc: M.Event
-    lk: M.Event
-    comfort2: Optional[np.ndarray]  # [B, 6], None without history (HC = 1)
-    ids: tuple[str, ...]  # agent ids of the observation
+    hits: M.Contacts  # ego box vs agents, same step
+    ahead: M.Contacts  # TTC projections vs agents
 
 
 @dataclass
 class PreparedScene:
     world: World
-    ref_masked_v1: float
-    ref_masked_v2: float
-    human_filtered: tuple[str, ...]
-    uses: int = field(default=0)
+    ref_masked_v1: float  # reference plan's progress * NC * DAC (v1.1 EP normaliser)
+    ref_masked_v2: float  # reference plan's progress * NC * DAC * DDC * TLC (v2)
+    human_filtered: tuple[str, ...]  # v2 sub-metrics the logged human fails (forced to 1)
 
 
 def _agent_names(ids: tuple[str, ...], idx: np.ndarray) -> list[Optional[str]]:
     return [ids[i] if i >= 0 else None for i in idx]
+
+
+def _failed_checks(comfort: np.ndarray) -> list[list[str]]:
+    return [[COMFORT_CHECKS[j] for j in np.flatnonzero(~row)] for row in comfort]
+
+
+def _ep_v1(masked: np.ndarray, multi: np.ndarray, norm: np.ndarray, threshold: float) -> np.ndarray:
+    """v1.1 `_aggregate_scores`: masked progress / normaliser; below the threshold EP = 1, but 0
+    where NC*DAC = 0 (a PDM-Closed leftover, navsim issue #56)."""
+    above = norm > threshold
+    return np.where(above, masked / np.where(above, norm, 1.0), np.where(multi == 0.0, 0.0, 1.0))
+
+
+def _ep_v2(progress: np.ndarray, norm: np.ndarray, threshold: float) -> np.ndarray:
+    """v2 `_aggregate_pdm_scores`: RAW progress / normaliser, clipped to [0, 1]; 1 below the threshold."""
+    above = norm > threshold
+    return np.where(above, np.clip(progress / np.where(above, norm, 1.0), 0.0, 1.0), 1.0)
 
 
 class PDMScorer:
@@ -112,7 +122,6 @@ class PDMScorer:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, PreparedScene] = OrderedDict()
 
-    # ---- per-scene, cached -------------------------------------------------------------------
     def prepare(self, scene: Scene) -> PreparedScene:
         """World, reference plan scores and human filter of `scene` (cached by token)."""
         hit = self._cache.get(scene.token)
@@ -121,18 +130,18 @@ class PDMScorer:
             return hit
         arrays = scene_arrays(scene)
         world = build_world(arrays)
-        ref = self._raw(world, simulate(world.start, arrays.reference[None], self.tracker), with_history=False)
+        ref = self._batch(world, simulate(world.start, arrays.reference[None], self.tracker))
+        ref1 = self._v1(world, ref, ref_masked=0.0)
+        ref2 = self._v2(world, ref, ref_masked=0.0, human_filtered=(), history=False)
         human_filtered: tuple[str, ...] = ()
-        if arrays.human_trajectory is not None:
-            human = self._raw(world, self._simulate(world, arrays.human_trajectory[None]), with_history=False)
-            v2 = self._v2(human, ref_masked=0.0, human_filtered=(), single=True)
-            human_filtered = tuple(k for k in HUMAN_FILTERED if v2.metrics[k][0] == 0.0)
+        if arrays.human_trajectory is not None:  # v2 human filter: the logged human scored alone
+            human = self._batch(world, self._simulate(world, arrays.human_trajectory[None]))
+            alone = self._v2(world, human, ref_masked=0.0, human_filtered=(), history=False)
+            human_filtered = tuple(k for k in HUMAN_FILTERED if alone.metrics[k][0] == 0.0)
         prepared = PreparedScene(
             world=world,
-            ref_masked_v1=float(ref.progress[0] * ref.nc1.score[0] * ref.dac.score[0]),
-            ref_masked_v2=float(
-                ref.progress[0] * ref.nc2.score[0] * ref.dac.score[0] * ref.ddc2[0][0] * ref.tlc.score[0]
-            ),
+            ref_masked_v1=float(ref.progress[0] * ref1.metrics["nc"][0] * ref1.metrics["dac"][0]),
+            ref_masked_v2=float(ref.progress[0] * np.prod([ref2.metrics[k][0] for k in ("nc", "dac", "ddc", "tlc")])),
             human_filtered=human_filtered,
         )
         self._cache[scene.token] = prepared
@@ -140,21 +149,24 @@ class PDMScorer:
             self._cache.popitem(last=False)
         return prepared
 
-    # ---- per batch ---------------------------------------------------------------------------
-    def score(self, scene: Scene, candidates) -> SceneScores:
-        """Score candidates [G, 8, 3] (x, y, heading relative to the current rear axle)."""
+    def score(self, scene: Scene, candidates, versions: tuple[str, ...] = ("v1", "v2")) -> SceneScores:
+        """Score candidates [G, 8, 3] (x, y, heading relative to the current rear axle).
+
+        `versions` picks what to compute ("v1" PDMS v1.1, "v2" EPDMS); the other is None.
+        """
+        unknown = set(versions) - {"v1", "v2"}
+        if unknown:
+            raise ValueError(f"unknown scorer versions {sorted(unknown)}; use 'v1' and/or 'v2'")
         candidates = check_candidates(candidates)
         prepared = self.prepare(scene)
-        prepared.uses += 1
         world = prepared.world
-        if len(candidates) == 0:
-            empty = self._raw(world, np.zeros((0, 41, 11)), with_history=True)
-            return SceneScores(scene.token, self._v1(empty, 0.0), self._v2(empty, 0.0, ()))
-        raw = self._raw(world, self._simulate(world, candidates), with_history=True)
+        batch = self._batch(world, self._simulate(world, candidates))
         return SceneScores(
             token=scene.token,
-            pdms_v1=self._v1(raw, prepared.ref_masked_v1),
-            epdms_v2=self._v2(raw, prepared.ref_masked_v2, prepared.human_filtered),
+            pdms_v1=self._v1(world, batch, prepared.ref_masked_v1) if "v1" in versions else None,
+            epdms_v2=self._v2(world, batch, prepared.ref_masked_v2, prepared.human_filtered, history=True)
+            if "v2" in versions
+            else None,
         )
 
     def _simulate(self, world: World, relative: np.ndarray) -> np.ndarray:
@@ -162,109 +174,99 @@ class PDMScorer:
         poses = interpolate_poses(origin, relative_to_absolute(origin, relative))
         return simulate(world.start, poses, self.tracker)
 
-    def _raw(self, world: World, states: np.ndarray, with_history: bool) -> _Raw:
-        p = self.params
-        coords = ego_box_corners(states)  # [B, 41, 5, 2]
+    def _batch(self, world: World, states: np.ndarray) -> _Batch:
+        coords = ego_box_corners(states)
         areas = M.ego_areas(world, states, coords)
-        comfort2 = None
-        if with_history:
-            history = np.broadcast_to(world.history, (len(states),) + world.history.shape)
-            comfort2 = comfort_v2(np.concatenate([history, states], axis=1))
-        # v2 sees steps 0..40 without the agents log replay drops, so its contacts are a subset
-        obs, kept = world.obs, ~world.replay_dropped
-        hits = M.collision_contacts(coords, obs)
-        ahead = M.ttc_contacts(states, coords, obs, p.ttc_offsets)
-        hits2 = hits.where(kept[hits.a])
-        # v2 TTC: t + max(offset) must stay within the 40 simulated steps
-        ahead2 = ahead.where(kept[ahead.a] & (ahead.t <= NUM_STATES - 1 - max(p.ttc_offsets)))
-        return _Raw(
+        return _Batch(
+            states=states,
+            coords=coords,
+            areas=areas,
             progress=M.progress(world, coords),
             dac=M.drivable_area_compliance(areas),
-            nc1=M.no_at_fault_collision(states, coords, areas, obs, hits, p),
-            ttc1=M.time_to_collision(states, areas, obs, ahead, p),
-            ddc1=M.driving_direction_compliance(coords, areas, exclude_intersection=False, p=p),
-            comfort1=comfort_v1(states),
-            nc2=M.no_at_fault_collision(states, coords, areas, obs, hits2, p),
-            ttc2=M.time_to_collision(states, areas, obs, ahead2, p),
-            ddc2=M.driving_direction_compliance(coords, areas, exclude_intersection=True, p=p),
-            tlc=M.traffic_light_compliance(world, coords),
-            lk=M.lane_keeping(world, coords, areas, p),
-            comfort2=comfort2,
-            ids=obs.ids,
+            hits=M.collision_contacts(coords, world.obs),
+            ahead=M.ttc_contacts(states, coords, world.obs, self.params.ttc_offsets),
         )
 
-    # ---- aggregation -------------------------------------------------------------------------
-    def _v1(self, raw: _Raw, ref_masked: float) -> VersionScores:
-        """PDMScorer._aggregate_scores (v1.1): EP of masked progress, zeroed where NC*DAC = 0."""
-        multi = raw.nc1.score * raw.dac.score
-        masked = raw.progress * multi
+    def _v1(self, world: World, x: _Batch, ref_masked: float) -> VersionScores:
+        """NAVSIM v1.1 PDMScorer: NC, DAC multipliers; EP, TTC, C weighted 5/5/2 (DDC weight 0)."""
+        p, obs = self.params, world.obs
+        nc = M.no_at_fault_collision(x.states, x.coords, x.areas, obs, x.hits, p)
+        ttc = M.time_to_collision(x.states, x.areas, obs, x.ahead, p)
+        ddc, ddc_m = M.driving_direction_compliance(x.coords, x.areas, exclude_intersection=False, p=p)
+        comfort = comfort_v1(x.states)
+        multi = nc.score * x.dac.score
+        masked = x.progress * multi
         norm = np.maximum(ref_masked, masked)
-        above = norm > self.params.progress_distance_threshold
-        ep = np.where(above, masked / np.where(above, norm, 1.0), np.where(multi == 0.0, 0.0, 1.0))
-        c = raw.comfort1.all(-1).astype(np.float64)
+        ep = _ep_v1(masked, multi, norm, p.progress_distance_threshold)
+        c = comfort.all(-1).astype(np.float64)
         w = V1_WEIGHTS
-        weighted = (ep * w["ep"] + raw.ttc1.score * w["ttc"] + c * w["c"] + raw.ddc1[0] * 0.0) / sum(w.values())
-        metrics = {
-            "nc": raw.nc1.score,
-            "dac": raw.dac.score,
-            "ddc": raw.ddc1[0],
-            "ttc": raw.ttc1.score,
-            "c": c,
-            "ep": ep,
-            "score": multi * weighted,
-        }
+        weighted = (ep * w["ep"] + ttc.score * w["ttc"] + c * w["c"]) / sum(w.values())
+        metrics = {"nc": nc.score, "dac": x.dac.score, "ddc": ddc, "ttc": ttc.score, "c": c, "ep": ep}
+        metrics["score"] = multi * weighted
         return VersionScores(
             metrics=metrics,
-            progress_m=raw.progress,
+            progress_m=x.progress,
             normaliser_m=norm,
-            nc_step=raw.nc1.step,
-            nc_agent=_agent_names(raw.ids, raw.nc1.agent),
-            ttc_step=raw.ttc1.step,
-            ttc_agent=_agent_names(raw.ids, raw.ttc1.agent),
-            dac_step=raw.dac.step,
-            ddc_m=raw.ddc1[1],
-            comfort_failed=[[COMFORT_CHECKS[j] for j in np.flatnonzero(~row)] for row in raw.comfort1],
+            nc_step=nc.step,
+            nc_agent=_agent_names(obs.ids, nc.agent),
+            ttc_step=ttc.step,
+            ttc_agent=_agent_names(obs.ids, ttc.agent),
+            dac_step=x.dac.step,
+            ddc_m=ddc_m,
+            comfort_failed=_failed_checks(comfort),
         )
 
-    def _v2(self, raw: _Raw, ref_masked: float, human_filtered: tuple[str, ...], single: bool = False) -> VersionScores:
-        """PDMScorer._aggregate_pdm_scores (v2) + the human filter + EC dropped (/14)."""
-        n = len(raw.progress)
-        multi = raw.nc2.score * raw.dac.score * raw.ddc2[0] * raw.tlc.score
-        masked = raw.progress * multi
-        norm = masked if single else np.maximum(ref_masked, masked)
-        above = norm > self.params.progress_distance_threshold
-        ep = np.where(above, np.clip(raw.progress / np.where(above, norm, 1.0), 0.0, 1.0), 1.0)
-        hc = np.ones(n) if raw.comfort2 is None else raw.comfort2.all(-1).astype(np.float64)
+    def _v2(
+        self, world: World, x: _Batch, ref_masked: float, human_filtered: tuple[str, ...], history: bool
+    ) -> VersionScores:
+        """NAVSIM v2 PDMScorer with log-replay agents, the human filter and EC dropped (/14)."""
+        p, obs = self.params, world.obs
+        n = len(x.states)
+        # v2 log replay drops agents overlapping the ego at step 0 and observes steps 0..40, so
+        # TTC is evaluated while t + max(offset) stays within the 40 simulated steps
+        kept = ~world.replay_dropped
+        hits = x.hits.where(kept[x.hits.a])
+        ahead = x.ahead.where(kept[x.ahead.a] & (x.ahead.t <= NUM_STATES - 1 - max(p.ttc_offsets)))
+        nc = M.no_at_fault_collision(x.states, x.coords, x.areas, obs, hits, p)
+        ttc = M.time_to_collision(x.states, x.areas, obs, ahead, p)
+        ddc, ddc_m = M.driving_direction_compliance(x.coords, x.areas, exclude_intersection=True, p=p)
+        tlc = M.traffic_light_compliance(world, x.coords)
+        lk = M.lane_keeping(world, x.coords, x.areas, p)
+        if history:  # HC: the 14 logged states before t = 0 are prepended
+            past = np.broadcast_to(world.history, (n,) + world.history.shape)
+            comfort = comfort_v2(np.concatenate([past, x.states], axis=1))
+        else:  # no past trajectory (human-filter pass): HC = 1
+            comfort = np.ones((n, len(COMFORT_CHECKS)), dtype=bool)
+        masked = x.progress * nc.score * x.dac.score * ddc * tlc.score
+        norm = np.maximum(ref_masked, masked)
         metrics = {
-            "nc": raw.nc2.score,
-            "dac": raw.dac.score,
-            "ddc": raw.ddc2[0],
-            "tlc": raw.tlc.score,
-            "ep": ep,
-            "ttc": raw.ttc2.score,
-            "lk": raw.lk.score,
-            "hc": hc,
+            "nc": nc.score,
+            "dac": x.dac.score,
+            "ddc": ddc,
+            "tlc": tlc.score,
+            "ep": _ep_v2(x.progress, norm, p.progress_distance_threshold),
+            "ttc": ttc.score,
+            "lk": lk.score,
+            "hc": comfort.all(-1).astype(np.float64),
         }
         for key in human_filtered:  # the logged human fails this metric too: forgive it
             metrics[key] = np.ones(n)
         w = V2_WEIGHTS
         multi = metrics["nc"] * metrics["dac"] * metrics["ddc"] * metrics["tlc"]
-        weighted = sum(metrics[k] * w[k] for k in ("ep", "ttc", "lk", "hc")) / sum(w.values())
-        metrics["score"] = multi * weighted
-        comfort = raw.comfort2 if raw.comfort2 is not None else np.ones((n, len(COMFORT_CHECKS)), bool)
+        metrics["score"] = multi * sum(metrics[k] * w[k] for k in w) / sum(w.values())
         return VersionScores(
             metrics=metrics,
-            progress_m=raw.progress,
+            progress_m=x.progress,
             normaliser_m=norm,
-            nc_step=raw.nc2.step,
-            nc_agent=_agent_names(raw.ids, raw.nc2.agent),
-            ttc_step=raw.ttc2.step,
-            ttc_agent=_agent_names(raw.ids, raw.ttc2.agent),
-            dac_step=raw.dac.step,
-            ddc_m=raw.ddc2[1],
-            comfort_failed=[[COMFORT_CHECKS[j] for j in np.flatnonzero(~row)] for row in comfort],
-            tlc_step=raw.tlc.step,
-            lk_step=raw.lk.step,
+            nc_step=nc.step,
+            nc_agent=_agent_names(obs.ids, nc.agent),
+            ttc_step=ttc.step,
+            ttc_agent=_agent_names(obs.ids, ttc.agent),
+            dac_step=x.dac.step,
+            ddc_m=ddc_m,
+            comfort_failed=_failed_checks(comfort),
+            tlc_step=tlc.step,
+            lk_step=lk.step,
             human_filtered=human_filtered,
         )
 

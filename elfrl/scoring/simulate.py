@@ -99,6 +99,44 @@ def _velocity_fit_operator(m: int, jerk_penalty: float) -> np.ndarray:
     return op
 
 
+@njit(cache=True)
+def _curvature_fit(velocity, dheading, rate_penalty, initial_penalty):
+    """_fit_initial_curvature_and_curvature_rate_profile: x = [k0, kdot_0 .. kdot_{m-2}] minimising
+    ||A x - dheading||^2 + x^T Q x, with A[i, 0] = v_i dt, A[i, j] = v_i dt^2 (1 <= j <= i) and
+    Q = diag(initial_penalty, rate_penalty, ...).
+
+    With z = D x (D = diag(dt, dt^2, ...)) and w = cumsum(z), A x = v * w, so the normal
+    equations in w are tridiagonal: (v_i^2 + c_i + c_{i+1}) w_i - c_i w_{i-1} - c_{i+1} w_{i+1}
+    = v_i y_i, c_j = Q_j / D_j^2. Solved per proposal by the Thomas algorithm (diagonally dominant).
+    """
+    n_b, m = velocity.shape
+    out = np.empty((n_b, m))
+    c = np.full(m + 1, rate_penalty / DT**4)
+    c[0] = initial_penalty / DT**2
+    c[m] = 0.0
+    sub = np.empty(m)
+    rhs = np.empty(m)
+    for b in range(n_b):
+        # forward sweep
+        for i in range(m):
+            diag = velocity[b, i] ** 2 + c[i] + c[i + 1]
+            r = velocity[b, i] * dheading[b, i]
+            if i > 0:
+                diag -= c[i] * sub[i - 1]
+                r += c[i] * rhs[i - 1]
+            sub[i] = c[i + 1] / diag
+            rhs[i] = r / diag
+        w_next = rhs[m - 1]
+        w = np.empty(m)
+        w[m - 1] = w_next
+        for i in range(m - 2, -1, -1):
+            w[i] = rhs[i] + sub[i] * w[i + 1]
+        out[b, 0] = w[0] / DT
+        for j in range(1, m):
+            out[b, j] = (w[j] - w[j - 1]) / DT**2
+    return out
+
+
 def fit_profiles(poses: np.ndarray, p: TrackerParams = TrackerParams()) -> tuple[np.ndarray, np.ndarray]:
     """Velocity [B, 40] and curvature [B, 40] profiles of reference poses [B, 41, 3].
 
@@ -113,14 +151,7 @@ def fit_profiles(poses: np.ndarray, p: TrackerParams = TrackerParams()) -> tuple
     x = proj @ _velocity_fit_operator(m, p.jerk_penalty).T
     velocity = x[:, :1] + np.pad(np.cumsum(x[:, 1:] * DT, axis=-1), ((0, 0), (1, 0)))  # [B, 40]
 
-    # curvature: x = [k0, kdot0..kdot38]; dheading_i = v_i*dt*k0 + sum_{1<=j<=i} v_i*dt^2*kdot_{j-1}
-    a_mat = np.tri(m) * (velocity * DT**2)[:, :, None]
-    a_mat[:, :, 0] = velocity * DT
-    q = p.curvature_rate_penalty * np.eye(m)
-    q[0, 0] = p.initial_curvature_penalty
-    at = a_mat.transpose(0, 2, 1)
-    rhs = (at @ wrap_angle(diff[..., 2])[..., None])[..., 0]
-    x = np.linalg.solve(at @ a_mat + q, rhs[..., None])[..., 0]
+    x = _curvature_fit(velocity, wrap_angle(diff[..., 2]), p.curvature_rate_penalty, p.initial_curvature_penalty)
     curvature = x[:, :1] + np.pad(np.cumsum(x[:, 1:] * DT, axis=-1), ((0, 0), (1, 0)))
     return velocity, curvature
 

@@ -47,6 +47,7 @@ class World:
     on_route: np.ndarray  # [P] bool (lanes whose id is on the route)
     intersection: np.ndarray  # [P] bool
     centerline: shapely.LineString
+    centerline_xy: np.ndarray  # [N, 2]
     obs: Observation  # steps 0..50 (v1.1 observes 0..50, v2 0..40)
     replay_dropped: np.ndarray  # [A] v2 log replay removes agents overlapping the ego at step 0
     red_polygons: np.ndarray  # [R] shapely polygons of on-route red-light lane connectors
@@ -122,6 +123,7 @@ def build_world(scene: SceneArrays) -> World:
         on_route=on_route,
         intersection=layers == "intersection",
         centerline=shapely.linestrings(scene.centerline[:, :2]),
+        centerline_xy=scene.centerline[:, :2],
         obs=_observation(scene),
         replay_dropped=overlap0,
         red_polygons=np.array([by_id[lid] for lid in red_ids], dtype=object),
