@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 # Corner order of nuPlan OrientedBox.all_corners and PDM BBCoordsIndex: FL, RL, RR, FR (+ CENTER = 4)
 FRONT_LEFT, REAR_LEFT, REAR_RIGHT, FRONT_RIGHT, CENTER = range(5)
@@ -61,3 +62,94 @@ def relative_angle(ego_pose: np.ndarray, target_xy: np.ndarray) -> np.ndarray:
     dot = np.cos(ego_pose[..., 2]) * v[..., 0] + np.sin(ego_pose[..., 2]) * v[..., 1]
     with np.errstate(invalid="ignore"):
         return np.arccos(dot)
+
+
+@njit(cache=True)
+def _quads_separated(p, q) -> bool:
+    """Separating-axis test for two convex quads p, q [4, 2] (edge normals of both as axes)."""
+    for box in range(2):
+        quad = p if box == 0 else q
+        for e in range(2):
+            # edge directions FL-RL and RL-RR; projecting on an edge direction of a rectangle is
+            # the same as projecting on the normal of the other edge
+            ax = quad[e, 0] - quad[e + 1, 0]
+            ay = quad[e, 1] - quad[e + 1, 1]
+            p_min = p_max = p[0, 0] * ax + p[0, 1] * ay
+            q_min = q_max = q[0, 0] * ax + q[0, 1] * ay
+            for i in range(1, 4):
+                dp = p[i, 0] * ax + p[i, 1] * ay
+                dq = q[i, 0] * ax + q[i, 1] * ay
+                p_min, p_max = min(p_min, dp), max(p_max, dp)
+                q_min, q_max = min(q_min, dq), max(q_max, dq)
+            if p_max < q_min or q_max < p_min:
+                return True
+    return False
+
+
+@njit(cache=True)
+def boxes_overlapping(ego, ego_center, ego_radius, steps, corners, centers, present, radius):
+    """[B, K, A] bool: ego box (b, k) [4, 2] intersects agent a's box at observation step steps[k]
+    (touching included). Pairs whose bounding circles are apart are skipped."""
+    n_b, n_k = ego.shape[0], ego.shape[1]
+    n_a = corners.shape[1]
+    out = np.zeros((n_b, n_k, n_a), dtype=np.bool_)
+    for b in range(n_b):
+        for k in range(n_k):
+            t = steps[k]
+            for a in range(n_a):
+                if not present[t, a]:
+                    continue
+                dx = ego_center[b, k, 0] - centers[t, a, 0]
+                dy = ego_center[b, k, 1] - centers[t, a, 1]
+                reach = ego_radius + radius[a] + 1e-6
+                if dx * dx + dy * dy > reach * reach:
+                    continue
+                out[b, k, a] = not _quads_separated(ego[b, k], corners[t, a])
+    return out
+
+
+# Shewchuk's bound on the rounding error of a 2x2 orientation determinant in doubles
+_ORIENT_ERR = (3.0 + 16.0 * 2.0**-53) * 2.0**-53
+UNSURE = 2
+
+
+@njit(cache=True)
+def points_in_polygons(points, rings, offsets, polygons, bounds):
+    """[K, N] int8: point n strictly inside polygon polygons[k] (1), outside or on the boundary (0),
+    or too close to an edge to decide in doubles (UNSURE; settle those with shapely).
+
+    rings [V, 2] holds every open ring back to back; ring i is rings[offsets[i]:offsets[i + 1]].
+    Crossing-number test driven by orientation signs, each checked against its error bound.
+    """
+    n = points.shape[0]
+    out = np.zeros((polygons.shape[0], n), dtype=np.int8)
+    for k in range(polygons.shape[0]):
+        poly = polygons[k]
+        x0, y0, x1, y1 = bounds[poly, 0], bounds[poly, 1], bounds[poly, 2], bounds[poly, 3]
+        start, stop = offsets[poly], offsets[poly + 1]
+        for i in range(n):
+            px, py = points[i, 0], points[i, 1]
+            if px < x0 or px > x1 or py < y0 or py > y1:
+                continue
+            inside = False
+            unsure = False
+            j = stop - 1
+            for v in range(start, stop):
+                ax, ay = rings[j, 0], rings[j, 1]
+                bx, by = rings[v, 0], rings[v, 1]
+                j = v
+                straddles = (ay > py) != (by > py)
+                near_edge = min(ax, bx) <= px <= max(ax, bx) and min(ay, by) <= py <= max(ay, by)
+                if not (straddles or near_edge):
+                    continue
+                left = (bx - ax) * (py - ay)
+                right = (by - ay) * (px - ax)
+                cross = left - right
+                if abs(cross) <= _ORIENT_ERR * (abs(left) + abs(right)):
+                    if near_edge or straddles:
+                        unsure = True
+                        break
+                if straddles and (cross > 0.0) == (by > ay):
+                    inside = not inside
+            out[k, i] = UNSURE if unsure else (1 if inside else 0)
+    return out

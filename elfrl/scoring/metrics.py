@@ -15,7 +15,16 @@ import numpy as np
 import shapely
 
 from elfrl.scoring.constants import DT, PACIFICA, MetricParams
-from elfrl.scoring.geometry import CENTER, FRONT_LEFT, FRONT_RIGHT, boxes_intersect, relative_angle, segment_intersects_box
+from elfrl.scoring.geometry import (
+    CENTER,
+    FRONT_LEFT,
+    FRONT_RIGHT,
+    boxes_overlapping,
+    points_in_polygons,
+    relative_angle,
+    segment_intersects_box,
+    UNSURE,
+)
 from elfrl.scoring.simulate import VX, VY
 from elfrl.scoring.world import Observation, World
 
@@ -49,12 +58,10 @@ def _inside(world: World, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = points.min(0), points.max(0)
     bounds = world.polygon_bounds
     near = np.flatnonzero((bounds[:, 0] <= hi[0]) & (bounds[:, 2] >= lo[0]) & (bounds[:, 1] <= hi[1]) & (bounds[:, 3] >= lo[1]))
-    inside = np.zeros((len(near), len(points)), dtype=bool)
-    for row, idx in enumerate(near):
-        x0, y0, x1, y1 = bounds[idx]
-        cand = np.flatnonzero((points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1))
-        if len(cand):
-            inside[row, cand] = shapely.contains_xy(world.polygons[idx], points[cand, 0], points[cand, 1])
+    code = points_in_polygons(points, world.rings, world.ring_offsets, near, bounds)
+    inside = code == 1
+    for k, i in zip(*np.nonzero(code == UNSURE)):  # on or within rounding of an edge: ask GEOS
+        inside[k, i] = shapely.contains_xy(world.polygons[near[k]], points[i, 0], points[i, 1])
     return near, inside
 
 
@@ -95,12 +102,20 @@ def _contacts(ego: np.ndarray, steps: np.ndarray, obs: Observation) -> tuple[np.
 
     Returns (b, k, a) of every intersecting pair (touching counts, as STRtree `intersects`).
     """
-    center = obs.center[steps]  # [K, A, 2]
-    d2 = ((ego[:, :, None, CENTER] - center[None]) ** 2).sum(-1)  # [B, K, A]
-    reach = EGO_RADIUS + obs.radius + 1e-6
-    b, k, a = np.nonzero(obs.present[steps][None] & (d2 <= reach**2))
-    hit = boxes_intersect(ego[b, k, :4], obs.corners[steps[k], a])
-    return b[hit], k[hit], a[hit]
+    if obs.corners.shape[1] == 0 or len(ego) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    hit = boxes_overlapping(
+        np.ascontiguousarray(ego[:, :, :4]),
+        np.ascontiguousarray(ego[:, :, CENTER]),
+        EGO_RADIUS,
+        steps,
+        obs.corners,
+        obs.center,
+        obs.present,
+        obs.radius,
+    )
+    return np.nonzero(hit)
 
 
 def collision_contacts(coords: np.ndarray, obs: Observation) -> Contacts:

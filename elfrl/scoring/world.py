@@ -42,6 +42,8 @@ class World:
     history: np.ndarray  # [14, 11] logged ego states at -1.5..-0.2 s (v2 history comfort)
     polygons: np.ndarray  # [P] shapely polygons, prepared
     polygon_bounds: np.ndarray  # [P, 4] xmin, ymin, xmax, ymax
+    rings: np.ndarray  # [V, 2] every polygon's open ring, back to back
+    ring_offsets: np.ndarray  # [P + 1] polygon i is rings[ring_offsets[i]:ring_offsets[i + 1]]
     drivable: np.ndarray  # [P] bool
     lane: np.ndarray  # [P] bool
     on_route: np.ndarray  # [P] bool (lanes whose id is on the route)
@@ -118,6 +120,8 @@ def build_world(scene: SceneArrays) -> World:
         history=_history_states(scene.history),
         polygons=polygons,
         polygon_bounds=shapely.bounds(polygons),
+        rings=np.concatenate(scene.polygon_rings),
+        ring_offsets=np.cumsum([0] + [len(r) for r in scene.polygon_rings]),
         drivable=np.isin(layers, DRIVABLE_LAYERS),
         lane=np.isin(layers, LANE_LAYERS),
         on_route=on_route,
