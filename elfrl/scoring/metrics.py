@@ -61,7 +61,7 @@ def _inside(world: World, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     code = points_in_polygons(points, world.rings, world.ring_offsets, near, bounds)
     inside = code == 1
     for k, i in zip(*np.nonzero(code == UNSURE)):  # on or within rounding of an edge: ask GEOS
-        inside[k, i] = shapely.contains_xy(world.polygons[near[k]], points[i, 0], points[i, 1])
+        inside[k, i] = shapely.contains_xy(world.polygon(near[k]), points[i, 0], points[i, 1])
     return near, inside
 
 

@@ -130,18 +130,23 @@ class PDMScorer:
             return hit
         arrays = scene_arrays(scene)
         world = build_world(arrays)
-        ref = self._batch(world, simulate(world.start, arrays.reference[None], self.tracker))
-        ref1 = self._v1(world, ref, ref_masked=0.0)
-        ref2 = self._v2(world, ref, ref_masked=0.0, human_filtered=(), history=False)
+        # the reference plan (given at 10 Hz) and, for the v2 human filter, the logged human
+        # trajectory are simulated and scored once, in one batch; every row is independent
+        plans = [arrays.reference[None]]
+        if arrays.human_trajectory is not None:
+            origin = world.start[:3]
+            plans.append(interpolate_poses(origin, relative_to_absolute(origin, arrays.human_trajectory[None])))
+        once = self._batch(world, simulate(world.start, np.concatenate(plans), self.tracker))
+        v1 = self._v1(world, once, ref_masked=0.0)
+        v2 = self._v2(world, once, ref_masked=0.0, human_filtered=(), history=False)
+        ref2 = [v2.metrics[k][0] for k in ("nc", "dac", "ddc", "tlc")]
         human_filtered: tuple[str, ...] = ()
-        if arrays.human_trajectory is not None:  # v2 human filter: the logged human scored alone
-            human = self._batch(world, self._simulate(world, arrays.human_trajectory[None]))
-            alone = self._v2(world, human, ref_masked=0.0, human_filtered=(), history=False)
-            human_filtered = tuple(k for k in HUMAN_FILTERED if alone.metrics[k][0] == 0.0)
+        if len(plans) == 2:  # NAVSIM scores the human alone: EP = 1, no history, so HC = 1
+            human_filtered = tuple(k for k in HUMAN_FILTERED if v2.metrics[k][1] == 0.0)
         prepared = PreparedScene(
             world=world,
-            ref_masked_v1=float(ref.progress[0] * ref1.metrics["nc"][0] * ref1.metrics["dac"][0]),
-            ref_masked_v2=float(ref.progress[0] * np.prod([ref2.metrics[k][0] for k in ("nc", "dac", "ddc", "tlc")])),
+            ref_masked_v1=float(once.progress[0] * v1.metrics["nc"][0] * v1.metrics["dac"][0]),
+            ref_masked_v2=float(once.progress[0] * np.prod(ref2)),
             human_filtered=human_filtered,
         )
         self._cache[scene.token] = prepared

@@ -1,7 +1,7 @@
 """Per-scene scoring inputs, built once and shared by every trajectory scored in the scene.
 
 This is what NAVSIM's metric cache holds (drivable-area map, observation, centerline, route),
-in array form: map polygons under an STRtree, agent boxes per 10 Hz step, red-light polygons.
+in array form: map polygon rings and boxes, agent boxes per 10 Hz step, red-light polygons.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ class World:
     token: str
     start: np.ndarray  # [11] initial ego state
     history: np.ndarray  # [14, 11] logged ego states at -1.5..-0.2 s (v2 history comfort)
-    polygons: np.ndarray  # [P] shapely polygons, prepared
     polygon_bounds: np.ndarray  # [P, 4] xmin, ymin, xmax, ymax
     rings: np.ndarray  # [V, 2] every polygon's open ring, back to back
     ring_offsets: np.ndarray  # [P + 1] polygon i is rings[ring_offsets[i]:ring_offsets[i + 1]]
@@ -55,6 +54,10 @@ class World:
     red_polygons: np.ndarray  # [R] shapely polygons of on-route red-light lane connectors
     red_steps: np.ndarray  # [T, R] bool
     red_ids: tuple[str, ...]
+
+    def polygon(self, index: int) -> shapely.Polygon:
+        """Map polygon `index` as a shapely geometry (built on demand: only edge cases need GEOS)."""
+        return shapely.Polygon(self.rings[self.ring_offsets[index] : self.ring_offsets[index + 1]])
 
 
 def ego_box_corners(states: np.ndarray) -> np.ndarray:
@@ -96,8 +99,10 @@ def _observation(scene: SceneArrays) -> Observation:
 
 def build_world(scene: SceneArrays) -> World:
     layers = np.array(scene.polygon_layers)
-    polygons = np.array([shapely.Polygon(ring) for ring in scene.polygon_rings], dtype=object)
-    shapely.prepare(polygons)
+    rings = np.concatenate(scene.polygon_rings)
+    offsets = np.cumsum([0] + [len(r) for r in scene.polygon_rings])
+    lo = np.stack([np.minimum.reduceat(rings[:, 0], offsets[:-1]), np.minimum.reduceat(rings[:, 1], offsets[:-1])], -1)
+    hi = np.stack([np.maximum.reduceat(rings[:, 0], offsets[:-1]), np.maximum.reduceat(rings[:, 1], offsets[:-1])], -1)
     on_route = np.array([pid in scene.route_lane_ids for pid in scene.polygon_ids]) & np.isin(layers, LANE_LAYERS)
     start = initial_state(scene.ego)
     ag = scene.agents
@@ -111,17 +116,16 @@ def build_world(scene: SceneArrays) -> World:
         overlap0[at0] = boxes_intersect(np.broadcast_to(ego0, corners0[at0].shape), corners0[at0])
 
     red_ids = tuple(lid for lid in scene.red_lights if lid in scene.route_lane_ids)
-    by_id = dict(zip(scene.polygon_ids, polygons))
+    by_id = dict(zip(scene.polygon_ids, scene.polygon_rings))
     red_steps = np.stack([scene.red_lights[lid] for lid in red_ids], -1) if red_ids else np.zeros((V2_STEPS, 0), bool)
 
     return World(
         token=scene.token,
         start=start,
         history=_history_states(scene.history),
-        polygons=polygons,
-        polygon_bounds=shapely.bounds(polygons),
-        rings=np.concatenate(scene.polygon_rings),
-        ring_offsets=np.cumsum([0] + [len(r) for r in scene.polygon_rings]),
+        polygon_bounds=np.concatenate([lo, hi], axis=1),
+        rings=rings,
+        ring_offsets=offsets,
         drivable=np.isin(layers, DRIVABLE_LAYERS),
         lane=np.isin(layers, LANE_LAYERS),
         on_route=on_route,
@@ -130,7 +134,7 @@ def build_world(scene: SceneArrays) -> World:
         centerline_xy=scene.centerline[:, :2],
         obs=_observation(scene),
         replay_dropped=overlap0,
-        red_polygons=np.array([by_id[lid] for lid in red_ids], dtype=object),
+        red_polygons=np.array([shapely.Polygon(by_id[lid]) for lid in red_ids], dtype=object),
         red_steps=red_steps,
         red_ids=red_ids,
     )
