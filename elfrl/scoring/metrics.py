@@ -55,6 +55,8 @@ class Event:
 def _inside(world: World, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Strict point-in-polygon (`shapely.vectorized.contains`, boundary = outside) for points
     [N, 2] -> (polygon index [K], inside [K, N]) over the K polygons whose box meets the points."""
+    if len(points) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=bool)
     lo, hi = points.min(0), points.max(0)
     bounds = world.polygon_bounds
     near = np.flatnonzero((bounds[:, 0] <= hi[0]) & (bounds[:, 2] >= lo[0]) & (bounds[:, 1] <= hi[1]) & (bounds[:, 3] >= lo[1]))
@@ -249,6 +251,8 @@ def distance_to_polyline(points: np.ndarray, line: np.ndarray, beyond: float) ->
     any threshold <= beyond are exact (farther points may get a larger finite value or inf).
     """
     p0, p1 = line[:-1], line[1:]
+    if len(points) == 0:
+        return np.zeros(0)
     lo, hi = points.min(0) - beyond, points.max(0) + beyond
     near = (np.minimum(p0, p1) <= hi).all(-1) & (np.maximum(p0, p1) >= lo).all(-1)
     p0, p1 = p0[near], p1[near]

@@ -1,0 +1,122 @@
+"""`make demo`: score the embedded sample scenes with PDMS v1.1 and EPDMS v2 and write a report.
+
+The sample is 12 synthetic NAVSIM scenes (straight, curve, intersection, carpark) x 8 candidate
+trajectories, with the official NAVSIM scores stored beside them, so the demo also shows parity.
+Later stages (SFT, GRPO with teacher feedback) grow this into the full pipeline.
+
+    python -m elfrl.demo [--out outputs/demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from importlib import resources
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from elfrl.scene import read_scenes  # noqa: E402
+from elfrl.scoring import PDMScorer  # noqa: E402
+from elfrl.scoring.results import ResultsFile, Timing, compare_with_expected, scene_result  # noqa: E402
+
+SAMPLE = "navsim_synthetic_sample.json.gz"
+
+
+def sample_path() -> Path:
+    return Path(str(resources.files("elfrl.scene") / "samples" / SAMPLE))
+
+
+def _plot(v1: list[float], v2: list[float], path: Path) -> None:
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
+    ax0.hist([v1, v2], bins=10, range=(0, 1), label=["PDMS v1.1", "EPDMS v2"])
+    ax0.set_xlabel("score")
+    ax0.set_ylabel("candidates")
+    ax0.legend()
+    ax1.scatter(v1, v2, s=12)
+    ax1.plot([0, 1], [0, 1], color="grey", lw=0.8)
+    ax1.set_xlabel("PDMS v1.1")
+    ax1.set_ylabel("EPDMS v2")
+    ax1.set_title("same candidates, both versions")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="outputs/demo", help="folder for results.json, report.md, scores.png")
+    args = parser.parse_args(argv)
+    console = Console()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    scenes = read_scenes(sample_path())
+    scorer = PDMScorer()
+    table = Table(title="elfrl demo: NAVSIM PDM scoring of the embedded sample")
+    for col in ("scene", "road", "v1.1 best", "v1.1 mean", "v2 best", "v2 mean", "best candidate", "parity"):
+        table.add_column(col, no_wrap=True, justify="right" if col[:2] in ("v1", "v2") else "left")
+    results, mismatches, v1_all, v2_all, seconds = [], [], [], [], 0.0
+    for scene in scenes:
+        start = time.perf_counter()
+        scores = scorer.score(scene, scene.candidates)
+        seconds += time.perf_counter() - start
+        v1, v2 = scores.pdms_v1.score, scores.epdms_v2.score
+        bad = compare_with_expected(scene, scores)
+        mismatches += bad
+        results.append(scene_result(scores, details=True))
+        v1_all += v1.tolist()
+        v2_all += v2.tolist()
+        best = int(v1.argmax())
+        kind = scene.meta["candidate_kinds"][best] if scene.meta else str(best)
+        table.add_row(
+            scene.token,
+            scene.meta.get("road", "?") if scene.meta else "?",
+            f"{v1.max():.3f}",
+            f"{v1.mean():.3f}",
+            f"{v2.max():.3f}",
+            f"{v2.mean():.3f}",
+            kind,
+            "ok" if not bad else f"{len(bad)} differ",
+        )
+    console.print(table)
+
+    n = len(v1_all)
+    (out / "results.json").write_text(
+        ResultsFile(scenes=results, timing=Timing(candidates=n, seconds=round(seconds, 6))).model_dump_json(
+            indent=1, exclude_none=True
+        )
+    )
+    _plot(v1_all, v2_all, out / "scores.png")
+    lines = [
+        "# elfrl demo: PDM scoring",
+        "",
+        f"{len(scenes)} scenes, {n} candidates, scored in {seconds:.3f} s "
+        f"({1000 * seconds / n:.3f} ms per candidate, including first-call compilation).",
+        f"Parity with the official NAVSIM values: {n - len({(m.token, m.candidate) for m in mismatches})}/{n} "
+        "candidates identical in every sub-metric (EP and score within 1e-4).",
+        "",
+        "| scene | PDMS v1.1 per candidate | EPDMS v2 per candidate |",
+        "|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.token} | {' '.join(f'{x.score:.2f}' for x in r.pdms_v1)} | {' '.join(f'{x.score:.2f}' for x in r.epdms_v2)} |"
+        )
+    lines += ["", "![scores](scores.png)", ""]
+    (out / "report.md").write_text("\n".join(lines))
+    console.print(
+        f"[bold]{n} candidates[/bold]: mean PDMS v1.1 {sum(v1_all) / n:.3f}, mean EPDMS v2 {sum(v2_all) / n:.3f}, "
+        f"{len(mismatches)} sub-metric mismatches vs official NAVSIM"
+    )
+    console.print(f"wrote {out / 'results.json'}, {out / 'report.md'}, {out / 'scores.png'}")
+    return 0 if not mismatches else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
