@@ -43,7 +43,7 @@ def score_command(args: argparse.Namespace, console: Console) -> int:
             progress.advance(task)
     out = ResultsFile(scenes=results, timing=Timing(candidates=n_candidates, seconds=round(seconds, 6)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(out.model_dump_json(indent=1, exclude_none=True) + "\n")
+    Path(args.out).write_text(out.to_json())
     if not args.quiet:
         _summary(console, scenes, results, mismatches, args, n_candidates, seconds)
     return 0

@@ -88,9 +88,7 @@ def main(argv=None) -> int:
 
     n = len(v1_all)
     (out / "results.json").write_text(
-        ResultsFile(scenes=results, timing=Timing(candidates=n, seconds=round(seconds, 6))).model_dump_json(
-            indent=1, exclude_none=True
-        )
+        ResultsFile(scenes=results, timing=Timing(candidates=n, seconds=round(seconds, 6))).to_json()
     )
     _plot(v1_all, v2_all, out / "scores.png")
     lines = [

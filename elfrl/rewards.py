@@ -1,12 +1,13 @@
 """Rollout rewards as pure functions over arrays (DESIGN.md "Scoring"): PDMS + format + goal.
 
-    fmt = format_reward(texts)                              # [N]
-    goal = goal_reward(pred_poses, gt_poses)                # [N]
-    parts = compose_rewards(pdms, fmt, goal, RewardWeights())
+    parsed = [parse_output(t) for t in texts]
+    pdms = pdms_reward(scorer, scene, parsed)               # PDMSReward: values [N] + sub-metrics
+    fmt = format_reward(parsed)                             # [N]
+    goal = goal_reward(stack_poses(parsed), gt_poses)       # [N]
+    parts = compose_rewards(pdms.values, fmt, goal, RewardWeights())
 
-The PDMS itself comes from `elfrl.scoring`; the caller sets it to 0 for rollouts whose output
-did not parse (no poses to score) before calling `compose_rewards`, which refuses NaN so a
-missing score can never pass silently as a number.
+`pdms_reward` scores the rollouts that parsed and gives 0 (counted in `unparsable`) to the
+rest; `compose_rewards` refuses NaN so a missing score can never pass silently as a number.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from pydantic import ConfigDict, model_validator
 
 from elfrl.config import StrictModel
 from elfrl.data.output import ParsedOutput, parse_output
+from elfrl.scene import Scene
+from elfrl.scoring import PDMScorer, VersionScores
+
+NUM_POSES = 8
 
 
 class GoalTiers(StrictModel):
@@ -58,6 +63,41 @@ class RewardBreakdown(NamedTuple):
     pdms: np.ndarray  # [N] unweighted PDMS, 0 for unparsable rollouts
     format: np.ndarray  # [N] unweighted format reward in {0, 0.5, 1}
     goal: np.ndarray  # [N] unweighted goal reward
+
+
+class PDMSReward(NamedTuple):
+    values: np.ndarray  # [N] PDMS (or EPDMS) per rollout, 0 where the output did not parse
+    scored: np.ndarray  # [K] indices of the rollouts that were scored
+    scores: VersionScores | None  # sub-metrics of the K scored rollouts (None if K = 0)
+    unparsable: int  # N - K, rollouts that got 0 because they had no 8 finite poses
+
+
+def stack_poses(parsed: Sequence[ParsedOutput]) -> np.ndarray:
+    """[N, 8, 3] poses of parsed outputs, NaN rows where the answer did not parse."""
+    out = np.full((len(parsed), NUM_POSES, 3), np.nan)
+    for i, p in enumerate(parsed):
+        if p.poses is not None:
+            out[i] = p.poses
+    return out
+
+
+def pdms_reward(scorer: PDMScorer, scene: Scene, parsed: Sequence[ParsedOutput], version: str = "v1") -> PDMSReward:
+    """PDM score of each rollout of one scene ("v1": NAVSIM v1.1 PDMS, "v2": EPDMS without EC).
+
+    Rollouts are scored together, each with its official single-trajectory value (the EP
+    normaliser is per rollout). Unparsable rollouts get 0 and are counted, never dropped.
+    """
+    if version not in ("v1", "v2"):
+        raise ValueError(f"version must be 'v1' or 'v2', got {version!r}")
+    poses = stack_poses(parsed)
+    scored = np.flatnonzero(np.isfinite(poses).all(axis=(1, 2)))
+    values = np.zeros(len(parsed))
+    scores = None
+    if len(scored):
+        result = scorer.score(scene, poses[scored], versions=(version,))
+        scores = result.pdms_v1 if version == "v1" else result.epdms_v2
+        values[scored] = scores.score
+    return PDMSReward(values=values, scored=scored, scores=scores, unparsable=len(parsed) - len(scored))
 
 
 def format_reward(outputs: Sequence[str | ParsedOutput]) -> np.ndarray:

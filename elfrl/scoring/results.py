@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
@@ -73,6 +74,13 @@ class Timing(_Model):
 class ResultsFile(_Model):
     scenes: list[SceneResult]
     timing: Timing
+
+    def to_json(self) -> str:
+        """JSON without the sections that were not requested (None at scene level); inside the
+        details, null stays null ("no collision", "no TTC violation")."""
+        doc = self.model_dump(mode="json")
+        doc["scenes"] = [{k: v for k, v in scene.items() if v is not None} for scene in doc["scenes"]]
+        return json.dumps(doc, indent=1) + "\n"
 
 
 class Mismatch(_Model):
