@@ -41,6 +41,11 @@ def test_write_read_round_trip(scenes, tmp_path, name, count):
     assert back == scenes
 
 
+def test_write_read_json_lines(scenes, tmp_path):
+    path = write_scenes(tmp_path / "x.jsonl.gz", scenes[:3])
+    assert read_scenes(path) == scenes[:3]
+
+
 def test_read_json_lines(scenes, tmp_path):
     raw = [json.loads(s.model_dump_json(exclude_none=True)) for s in scenes[:3]]
     path = tmp_path / "x.jsonl"
@@ -98,6 +103,23 @@ BAD_SCENES = [
     ("dt of 0.5 s", _set(["dt"], 0.5), r"dt: .*dt must be 0\.1 s"),
     ("agent of zero width", _set(["agents", 0, "width"], 0.0), r"agents\.0\.width: .*greater than 0"),
     ("duplicate agent ids", _set(["agents", 1, "id"], "veh1"), r"agent ids must be unique"),
+    ("infinite agent length", _set(["agents", 0, "length"], float("inf")), r"agents\.0\.length: .*finite"),
+    ("agent id with red_light", _set(["agents", 0, "id"], "red_light_7"), r"agents\.0\.id: .*reserves for red-light"),
+    (
+        "traffic light on a roadblock",
+        _set(["traffic_lights"], [{"lane_connector_id": "rb_access", "red_steps": [0]}]),
+        r"traffic light on 'rb_access': it is not a lane",
+    ),
+    (
+        "red step outside 0..50",
+        _set(["traffic_lights"], [{"lane_connector_id": "lane_access", "red_steps": [3, 99]}]),
+        r"red_steps \[99\] outside the observation steps 0\.\.50",
+    ),
+    (
+        "self-intersecting polygon",
+        _set(["map", "polygons", 2, "exterior"], [[0, 0], [1, 1], [1, 0], [0, 1]]),
+        r"map\.polygons\.2\.exterior: .*invalid polygon ring: Self-intersection",
+    ),
 ]
 
 

@@ -88,11 +88,16 @@ def read_scenes(path: str | Path) -> list[ScoredScene]:
 
 
 def write_scenes(path: str | Path, scenes: Sequence[ScoredScene] | Iterable[ScoredScene]) -> Path:
-    """Write a scene pack, one scene per line inside the `scenes` list (gzipped if `.gz`)."""
+    """Write a scene pack, one scene per line inside the `scenes` list (gzipped if `.gz`;
+    `.jsonl` writes bare scenes, one per line)."""
     path = Path(path)
     scenes = list(scenes)
     fmt = FIXTURE_FORMAT if any(s.expected is not None for s in scenes) else SCENE_FORMAT
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.name.removesuffix(".gz").endswith(".jsonl"):  # JSON lines: one bare scene per line
+        with _open_text(path, "w") as fh:
+            fh.writelines(scene.model_dump_json(exclude_none=True) + "\n" for scene in scenes)
+        return path
     with _open_text(path, "w") as fh:
         fh.write('{"format": "%s", "scenes": [\n' % fmt)
         for i, scene in enumerate(scenes):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Literal, Optional
 
+import shapely
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCENE_FORMAT = "elfrl.scene/1"
@@ -75,6 +76,9 @@ class MapPolygon(_Strict):
             raise ValueError(f"a polygon needs at least 3 points, got {len(ring)}")
         for i, pt in enumerate(ring):
             _check_finite(pt, f"exterior[{i}]")
+        polygon = shapely.Polygon(ring)
+        if not polygon.is_valid:  # the scorer's point-in-polygon assumes simple rings, as GEOS does
+            raise ValueError(f"invalid polygon ring: {shapely.is_valid_reason(polygon)}")
         return ring
 
 
@@ -97,11 +101,18 @@ class SceneMap(_Strict):
 class Agent(_Strict):
     id: str
     type: AgentType
-    length: float = Field(gt=0)
-    width: float = Field(gt=0)
+    length: float = Field(gt=0, allow_inf_nan=False)
+    width: float = Field(gt=0, allow_inf_nan=False)
     steps: list[tuple[int, float, float, float, float, float]] = Field(
         description="[i, x, y, heading, vx, vy]: box CENTER pose and global velocity per step"
     )
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, agent_id: str) -> str:
+        if "red_light" in agent_id:
+            raise ValueError(f"agent id {agent_id!r} contains 'red_light', which NAVSIM reserves for red-light geometries")
+        return agent_id
 
     @field_validator("steps")
     @classmethod
@@ -123,6 +134,14 @@ class Agent(_Strict):
 class TrafficLight(_Strict):
     lane_connector_id: str
     red_steps: list[int]
+
+    @field_validator("red_steps")
+    @classmethod
+    def _steps(cls, steps: list[int]) -> list[int]:
+        bad = [s for s in steps if not 0 <= s <= MAX_OBSERVATION_STEP]
+        if bad:
+            raise ValueError(f"red_steps {bad} outside the observation steps 0..{MAX_OBSERVATION_STEP}")
+        return steps
 
 
 class Scene(_Strict):
@@ -188,8 +207,9 @@ class Scene(_Strict):
                 hint = "it is not a lane/lane_connector" if lane_id in ids else "no such polygon"
                 raise ValueError(f"route_lane_ids names {lane_id!r}: {hint}")
         for light in self.traffic_lights:
-            if light.lane_connector_id not in ids:
-                raise ValueError(f"traffic light on {light.lane_connector_id!r}: no such map polygon")
+            if light.lane_connector_id not in lanes:
+                hint = "it is not a lane/lane_connector" if light.lane_connector_id in ids else "no such polygon"
+                raise ValueError(f"traffic light on {light.lane_connector_id!r}: {hint}")
         agent_ids = [a.id for a in self.agents]
         if len(set(agent_ids)) != len(agent_ids):
             raise ValueError("agent ids must be unique")

@@ -57,10 +57,12 @@ def segment_intersects_box(p: np.ndarray, q: np.ndarray, box: np.ndarray) -> np.
 
 def relative_angle(ego_pose: np.ndarray, target_xy: np.ndarray) -> np.ndarray:
     """nuPlan get_agent_relative_angle: arccos(ego heading unit vector . unit(target - ego)), [0, pi]."""
-    v = target_xy - ego_pose[..., :2]
-    v = v / np.linalg.norm(v, axis=-1, keepdims=True)
-    dot = np.cos(ego_pose[..., 2]) * v[..., 0] + np.sin(ego_pose[..., 2]) * v[..., 1]
-    with np.errstate(invalid="ignore"):
+    # NaN (neither ahead nor behind) when the points coincide or rounding pushes |dot| past 1,
+    # as nuPlan's np.dot + np.arccos gives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = target_xy - ego_pose[..., :2]
+        v = v / np.linalg.norm(v, axis=-1, keepdims=True)
+        dot = np.cos(ego_pose[..., 2]) * v[..., 0] + np.sin(ego_pose[..., 2]) * v[..., 1]
         return np.arccos(dot)
 
 
