@@ -8,7 +8,7 @@ from elfrl.scoring.geometry import (
     UNSURE,
     box_corners,
     boxes_intersect,
-    boxes_overlapping,
+    box_contacts,
     points_in_polygons,
     relative_angle,
     segment_intersects_box,
@@ -49,21 +49,25 @@ def _boxes(spec):
 
 
 def _overlapping(ego_spec, agent_spec, ego_radius=None):
-    """boxes_overlapping for N (ego, agent) pairs: pair i at ego step k = i against observation step i."""
+    """box_contacts for N (ego, agent) pairs: ego step i against the one agent at observation step i."""
     ego, ego_center, ego_r = _boxes(ego_spec)
     agent, agent_center, agent_r = _boxes(agent_spec)
     n = len(ego)
-    out = boxes_overlapping(
-        ego[None],  # [1, N, 4, 2]
-        ego_center[None],  # [1, N, 2]
+    coords = np.concatenate([ego, ego_center[:, None]], axis=1)[None]  # [1, T=N, 5, 2]
+    b, k, a = box_contacts(
+        coords,
+        np.zeros((1, n, 2)),  # no motion
+        np.array([0]),  # offset 0: ego step t looks at observation step t
+        0.1,
         float(ego_r.max()) if ego_radius is None else ego_radius,
-        np.arange(n),  # steps [N]: pair i looks at observation step i
-        agent[:, None],  # [T=N, A=1, 4, 2]
-        agent_center[:, None],  # [T, A, 2]
+        agent[:, None],  # [S=N, A=1, 4, 2]
+        agent_center[:, None],  # [S, A, 2]
         np.ones((n, 1), dtype=np.bool_),
         np.array([agent_r.max()]),  # radius [A]: the one agent slot is a different box per step
     )
-    return out[0, :, 0]
+    hit = np.zeros(n, dtype=bool)
+    hit[k] = True
+    return hit
 
 
 def _shapely_intersects(a_spec, b_spec):
@@ -124,36 +128,25 @@ def test_box_overlap_random_pairs_match_shapely():
     assert (boxes_intersect(a, b) == expected).all()
 
 
-# (steps read by ego steps 0 and 1, expected hits [B, K, A])
-LAYOUT_CASES = [
-    ([0, 1], [[[True, False], [False, False]], [[False, False], [False, False]]]),
-    ([1, 0], [[[False, False], [True, False]], [[False, False], [False, False]]]),
-    ([0, 0], [[[True, False], [True, False]], [[False, False], [False, False]]]),
-]
-
-
-@pytest.mark.parametrize("steps, expected", LAYOUT_CASES)
-def test_box_overlap_layout_and_absent_agents(steps, expected):
-    """out[b, k, a]: ego box (b, k) against agent a at observation step steps[k]; absent agents never hit.
-
-    Agent 0 overlaps the ego at step 0 and is far away at step 1; agent 1 is far away at step 0
-    and at the ego at step 1, but absent there. Proposal 1 is far from everything.
-    """
+def test_box_contacts_layout_offsets_and_absent_agents():
+    """(b, k, a) with k = t * D + d: the ego box at t, moved by dxy * offset * dt, against the
+    agents at step t + offset; absent agents never hit; results ordered by (b, t, d, a)."""
     ego, ego_center, _ = _boxes([EGO, EGO, (50.0, 50.0, 0.0, 2.0, 1.0), (50.0, 50.0, 0.0, 2.0, 1.0)])
-    near, far = (1.0, 0.0, 0.3, 1.0, 1.0), (100.0, 0.0, 0.0, 1.0, 1.0)
-    corners, centers, radius = _boxes([near, far, far, near])
-    out = boxes_overlapping(
-        ego.reshape(2, 2, 4, 2),
-        ego_center.reshape(2, 2, 2),
-        float(np.hypot(2.0, 1.0)),
-        np.array(steps),
-        corners.reshape(2, 2, 4, 2),  # [T, A, 4, 2]
-        centers.reshape(2, 2, 2),
-        np.array([[True, True], [True, False]]),
-        radius[:2],
+    coords = np.concatenate([ego, ego_center[:, None]], axis=1).reshape(2, 2, 5, 2)  # [B=2, T=2]
+    dxy = np.zeros((2, 2, 2))
+    dxy[0, 0] = (10.0, 0.0)  # proposal 0 at t=0 drives at 10 m/s along +x
+    # agents at steps 0..2: agent 0 sits on the ego at step 0 only; agent 1 is 3 m ahead at step 1
+    # (present) and at step 2 (absent); everything else is far away
+    on_ego, ahead_3m, far = (1.0, 0.0, 0.3, 1.0, 1.0), (3.0, 0.0, 0.0, 1.0, 1.0), (100.0, 0.0, 0.0, 1.0, 1.0)
+    corners, centers, radius = _boxes([on_ego, far, far, ahead_3m, far, ahead_3m])
+    present = np.array([[True, True], [True, True], [True, False]])
+    b, k, a = box_contacts(
+        coords, dxy, np.array([0, 1]), 0.1, float(np.hypot(2.0, 1.0)),
+        corners.reshape(3, 2, 4, 2), centers.reshape(3, 2, 2), present, radius[:2],
     )
-    assert out.dtype == np.bool_
-    assert out.tolist() == expected
+    # proposal 0: t=0 d=0 (k=0) hits agent 0; t=0 moved 1 m, at step 1 (k=1) hits agent 1;
+    # t=1 d=1 looks at step 2 where agent 1 is absent. Proposal 1 is far from everything.
+    assert list(zip(b, k, a)) == [(0, 0, 0), (0, 1, 1), (0, 2, 1)]
 
 
 # (name, segment p, q, intersects EGO)

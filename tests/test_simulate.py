@@ -200,10 +200,15 @@ def test_lateral_lqr_matches_matrix_chain():
             rng.uniform(-1.0, 1.0),  # steering angle
             rng.uniform(-2.0, 20.0),  # speed
             rng.normal(0.0, 0.3),  # speed increment per step
-            rng.normal(0.0, 0.1, p.tracking_horizon),  # curvature window
         )
-        got = _lateral_lqr(*args, DT, PACIFICA.wheel_base, q, p.r_lateral)
-        expected = _upstream_lateral_lqr(*args, DT, PACIFICA.wheel_base, q, p.r_lateral)
+        profile = rng.normal(0.0, 0.1, 40)  # curvature profile
+        step = int(rng.integers(0, 40))
+        # upstream window: profile[step : step + 10], padded with profile[min(step + 10, 39)]
+        ref_idx = min(step + p.tracking_horizon, 39)
+        window = np.full(p.tracking_horizon, profile[ref_idx])
+        window[: ref_idx - step] = profile[step:ref_idx]
+        got = _lateral_lqr(*args, profile, step, p.tracking_horizon, DT, PACIFICA.wheel_base, q, p.r_lateral)
+        expected = _upstream_lateral_lqr(*args, window, DT, PACIFICA.wheel_base, q, p.r_lateral)
         assert got == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 

@@ -66,7 +66,7 @@ def relative_angle(ego_pose: np.ndarray, target_xy: np.ndarray) -> np.ndarray:
         return np.arccos(dot)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _quads_separated(p, q) -> bool:
     """Separating-axis test for two convex quads p, q [4, 2] (edge normals of both as axes)."""
     for box in range(2):
@@ -89,24 +89,57 @@ def _quads_separated(p, q) -> bool:
 
 
 @njit(cache=True)
-def boxes_overlapping(ego, ego_center, ego_radius, steps, corners, centers, present, radius):
-    """[B, K, A] bool: ego box (b, k) [4, 2] intersects agent a's box at observation step steps[k]
-    (touching included). Pairs whose bounding circles are apart are skipped."""
-    n_b, n_k = ego.shape[0], ego.shape[1]
-    n_a = corners.shape[1]
-    out = np.zeros((n_b, n_k, n_a), dtype=np.bool_)
+def box_contacts(coords, dxy, offsets, dt, ego_radius, corners, centers, present, radius):
+    """Every intersecting (ego box, agent box) pair, touching included (STRtree `intersects`).
+
+    The ego box at step t (coords [B, T, 5, 2]: FL, RL, RR, FR, center) moved by
+    dxy[b, t] * offsets[d] * dt is tested against agent a's box at observation step
+    t + offsets[d] (corners [S, A, 4, 2], present [S, A]); pairs whose bounding circles are apart
+    are skipped. Returns (b, k, a) index arrays with k = t * D + d, ordered by (b, t, d, a).
+    NC uses offsets [0]; TTC offsets [0, 3, 6, 9] with dxy = speed * heading direction.
+    """
+    n_b, n_t = dxy.shape[0], dxy.shape[1]
+    n_d, n_a = offsets.shape[0], corners.shape[1]
+    cap = 64
+    out_b = np.empty(cap, np.int64)
+    out_k = np.empty(cap, np.int64)
+    out_a = np.empty(cap, np.int64)
+    n = 0
+    quad = np.empty((4, 2))
     for b in range(n_b):
-        for k in range(n_k):
-            t = steps[k]
-            for a in range(n_a):
-                if not present[t, a]:
-                    continue
-                dx = ego_center[b, k, 0] - centers[t, a, 0]
-                dy = ego_center[b, k, 1] - centers[t, a, 1]
-                reach = ego_radius + radius[a] + 1e-6
-                if dx * dx + dy * dy > reach * reach:
-                    continue
-                out[b, k, a] = not _quads_separated(ego[b, k], corners[t, a])
+        for t in range(n_t):
+            for d in range(n_d):
+                step = t + offsets[d]
+                delta = offsets[d] * dt
+                sx, sy = dxy[b, t, 0] * delta, dxy[b, t, 1] * delta
+                cx, cy = coords[b, t, 4, 0] + sx, coords[b, t, 4, 1] + sy
+                built = False
+                for a in range(n_a):
+                    if not present[step, a]:
+                        continue
+                    dx, dy = cx - centers[step, a, 0], cy - centers[step, a, 1]
+                    reach = ego_radius + radius[a] + 1e-6
+                    if dx * dx + dy * dy > reach * reach:
+                        continue
+                    if not built:
+                        for i in range(4):
+                            quad[i, 0] = coords[b, t, i, 0] + sx
+                            quad[i, 1] = coords[b, t, i, 1] + sy
+                        built = True
+                    if _quads_separated(quad, corners[step, a]):
+                        continue
+                    if n == cap:
+                        cap *= 2
+                        out_b, out_k, out_a = _grow(out_b, cap), _grow(out_k, cap), _grow(out_a, cap)
+                    out_b[n], out_k[n], out_a[n] = b, t * n_d + d, a
+                    n += 1
+    return out_b[:n], out_k[:n], out_a[:n]
+
+
+@njit(cache=True)
+def _grow(x, cap):
+    out = np.empty(cap, np.int64)
+    out[: x.shape[0]] = x
     return out
 
 

@@ -19,7 +19,7 @@ from elfrl.scoring.geometry import (
     CENTER,
     FRONT_LEFT,
     FRONT_RIGHT,
-    boxes_overlapping,
+    box_contacts,
     points_in_polygons,
     relative_angle,
     segment_intersects_box,
@@ -34,13 +34,12 @@ NO_EVENT = -1  # time index / agent index when nothing happened
 
 @dataclass(frozen=True)
 class Areas:
-    """PDMScorer._calculate_ego_area plus the intersection tests of TTC, DDC (v2) and LK (v2)."""
+    """PDMScorer._calculate_ego_area plus the center-in-intersection test of DDC and LK (v2)."""
 
     multiple_lanes: np.ndarray  # [B, T]
     non_drivable: np.ndarray  # [B, T]
     oncoming: np.ndarray  # [B, T] center on no on-route lane
     center_in_intersection: np.ndarray  # [B, T]
-    rear_in_intersection: np.ndarray  # [B, T]
 
 
 @dataclass(frozen=True)
@@ -68,21 +67,26 @@ def _inside(world: World, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ego_areas(world: World, states: np.ndarray, coords: np.ndarray) -> Areas:
-    """PDMScorer._calculate_ego_area on the box corners and center, plus rear-axle tests."""
+    """PDMScorer._calculate_ego_area on the box corners and center (strict point-in-polygon)."""
     b, t = states.shape[:2]
-    n_box = b * t * 5
-    poly, inside = _inside(world, np.concatenate([coords.reshape(-1, 2), states[..., :2].reshape(-1, 2)]))
-    box = inside[:, :n_box].reshape(len(poly), b, t, 5)  # [K, B, T, 5]
+    poly, inside = _inside(world, coords.reshape(-1, 2))
+    box = inside.reshape(len(poly), b, t, 5)  # [K, B, T, 5]
     corners, center = box[..., :4], box[..., CENTER]
     per_lane = corners[world.lane[poly]].sum(-1)  # [lanes, B, T] corners inside each lane
-    inter = world.intersection[poly]
     return Areas(
         multiple_lanes=((per_lane > 0).sum(0) > 1) & ~(per_lane == 4).any(0),
         non_drivable=corners[world.drivable[poly]].any(0).sum(-1) < 4,
         oncoming=~center[world.on_route[poly]].any(0),
-        center_in_intersection=center[inter].any(0),
-        rear_in_intersection=inside[inter, n_box:].any(0).reshape(b, t),
+        center_in_intersection=center[world.intersection[poly]].any(0),
     )
+
+
+def in_intersection(world: World, points: np.ndarray) -> np.ndarray:
+    """[N] bool: points [N, 2] strictly inside an INTERSECTION polygon (PDMDrivableMap.is_in_layer)."""
+    if len(points) == 0 or not world.intersection.any():
+        return np.zeros(len(points), dtype=bool)
+    poly, inside = _inside(world, points)
+    return inside[world.intersection[poly]].any(0)
 
 
 @dataclass(frozen=True)
@@ -99,31 +103,19 @@ class Contacts:
         return Contacts(self.b[keep], self.t[keep], self.a[keep], self.obs_step[keep], self.key[keep])
 
 
-def _contacts(ego: np.ndarray, steps: np.ndarray, obs: Observation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ego boxes [B, K, 5, 2] (corners + center) against the agents at observation step steps[k].
-
-    Returns (b, k, a) of every intersecting pair (touching counts, as STRtree `intersects`).
-    """
-    if obs.corners.shape[1] == 0 or len(ego) == 0:
+def _box_contacts(coords: np.ndarray, dxy: np.ndarray, offsets: tuple[int, ...], obs: Observation):
+    if obs.corners.shape[1] == 0 or len(coords) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    hit = boxes_overlapping(
-        np.ascontiguousarray(ego[:, :, :4]),
-        np.ascontiguousarray(ego[:, :, CENTER]),
-        EGO_RADIUS,
-        steps,
-        obs.corners,
-        obs.center,
-        obs.present,
-        obs.radius,
+    return box_contacts(
+        np.ascontiguousarray(coords), np.ascontiguousarray(dxy), np.array(offsets, dtype=np.int64), DT,
+        EGO_RADIUS, obs.corners, obs.center, obs.present, obs.radius,
     )
-    return np.nonzero(hit)
 
 
 def collision_contacts(coords: np.ndarray, obs: Observation) -> Contacts:
     """Ego boxes [B, T, 5, 2] against the agents at the same step."""
-    steps = np.arange(coords.shape[1])
-    b, t, a = _contacts(coords, steps, obs)
+    b, t, a = _box_contacts(coords, np.zeros(coords.shape[:2] + (2,)), (0,), obs)
     return Contacts(b, t, a, t, t)
 
 
@@ -133,17 +125,13 @@ def ttc_contacts(states: np.ndarray, coords: np.ndarray, obs: Observation, offse
     `_calculate_ttc`: speed = |(vx, vy)|, direction = heading. Evaluated wherever t + offset is
     observed (v1.1: t <= 40 against steps 0..50; v2 later keeps t <= 31).
     """
-    n_b = len(states)
     n_eval = min(states.shape[1], obs.present.shape[0] - max(offsets))
     speed = np.hypot(states[:, :n_eval, VX], states[:, :n_eval, VY])
     h = states[:, :n_eval, 2]
-    dxy = np.stack([np.cos(h) * speed, np.sin(h) * speed], axis=-1)  # [B, Te, 2]
-    delta = np.array(offsets, dtype=np.float64) * DT  # [D]
-    moved = coords[:, :n_eval, None] + dxy[:, :, None, None, :] * delta[None, None, :, None, None]
-    n_d = len(offsets)
-    steps = (np.arange(n_eval)[:, None] + np.array(offsets)[None]).reshape(-1)
-    b, k, a = _contacts(moved.reshape(n_b, n_eval * n_d, 5, 2), steps, obs)
-    return Contacts(b, k // n_d, a, steps[k], k)
+    dxy = np.stack([np.cos(h) * speed, np.sin(h) * speed], axis=-1)  # [B, Te, 2] per second
+    b, k, a = _box_contacts(coords[:, :n_eval], dxy, offsets, obs)
+    t = k // len(offsets)
+    return Contacts(b, t, a, t + np.array(offsets)[k % len(offsets)], k)
 
 
 def _first_decisive(c: Contacts, decisive: np.ndarray, n_b: int, n_a: int) -> np.ndarray:
@@ -160,8 +148,10 @@ def _event(n_b: int, c: Contacts, score: np.ndarray) -> Event:
     np.minimum.at(out, c.b, score)
     step = np.full(n_b, NO_EVENT)
     agent = np.full(n_b, NO_EVENT)
-    for i in np.lexsort((score, c.t, c.b))[::-1]:  # reversed: the first one per proposal wins
-        step[c.b[i]], agent[c.b[i]] = c.t[i], c.a[i]
+    order = np.lexsort((score, c.t, c.b))  # by proposal, then time, then score
+    _, first = np.unique(c.b[order], return_index=True)
+    pick = order[first]
+    step[c.b[pick]], agent[c.b[pick]] = c.t[pick], c.a[pick]
     return Event(score=out, step=step, agent=agent)
 
 
@@ -180,7 +170,9 @@ def no_at_fault_collision(states: np.ndarray, coords: np.ndarray, areas: Areas, 
     return _event(len(states), c.where(counted), score[counted])
 
 
-def time_to_collision(states: np.ndarray, areas: Areas, obs: Observation, c: Contacts, p: MetricParams) -> Event:
+def time_to_collision(
+    world: World, states: np.ndarray, areas: Areas, obs: Observation, c: Contacts, p: MetricParams
+) -> Event:
     """TTC: 0 if a projected contact has the agent ahead (< 30 deg), or, in a risky area
     (several lanes, off the drivable area, rear axle in an intersection), not behind (> 150 deg)."""
     b, t, a = c.b, c.t, c.a
@@ -188,7 +180,9 @@ def time_to_collision(states: np.ndarray, areas: Areas, obs: Observation, c: Con
     angle = relative_angle(states[b, t, :3], obs.center[c.obs_step, a])
     ahead = angle < np.deg2rad(p.agent_ahead_angle_deg)
     behind = angle > np.deg2rad(p.agent_behind_angle_deg)
-    risky_area = areas.multiple_lanes[b, t] | areas.non_drivable[b, t] | areas.rear_in_intersection[b, t]
+    risky_area = areas.multiple_lanes[b, t] | areas.non_drivable[b, t]
+    undecided = ~ahead & ~behind & ~risky_area  # only these depend on the rear axle's position
+    risky_area[undecided] = in_intersection(world, states[b[undecided], t[undecided], :2])
     flagged = ahead | (risky_area & ~behind)
     counted = active & flagged & (c.key < _first_decisive(c, active & ~flagged, len(states), len(obs.ids)))
     return _event(len(states), c.where(counted), np.zeros(counted.sum()))
@@ -225,8 +219,7 @@ def driving_direction_compliance(coords: np.ndarray, areas: Areas, exclude_inter
 
 def progress(world: World, coords: np.ndarray) -> np.ndarray:
     """Raw ego progress [B]: centerline arc length from the first to the last box center, >= 0."""
-    ends = shapely.points(coords[:, [0, -1], CENTER])
-    along = shapely.line_locate_point(world.centerline, ends)
+    along = shapely.line_locate_point(world.centerline, shapely.points(coords[:, [0, -1], CENTER]))
     return np.clip(along[:, 1] - along[:, 0], 0.0, None)
 
 

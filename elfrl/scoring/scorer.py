@@ -196,7 +196,7 @@ class PDMScorer:
         """NAVSIM v1.1 PDMScorer: NC, DAC multipliers; EP, TTC, C weighted 5/5/2 (DDC weight 0)."""
         p, obs = self.params, world.obs
         nc = M.no_at_fault_collision(x.states, x.coords, x.areas, obs, x.hits, p)
-        ttc = M.time_to_collision(x.states, x.areas, obs, x.ahead, p)
+        ttc = M.time_to_collision(world, x.states, x.areas, obs, x.ahead, p)
         ddc, ddc_m = M.driving_direction_compliance(x.coords, x.areas, exclude_intersection=False, p=p)
         comfort = comfort_v1(x.states)
         multi = nc.score * x.dac.score
@@ -233,7 +233,7 @@ class PDMScorer:
         hits = x.hits.where(kept[x.hits.a])
         ahead = x.ahead.where(kept[x.ahead.a] & (x.ahead.t <= NUM_STATES - 1 - max(p.ttc_offsets)))
         nc = M.no_at_fault_collision(x.states, x.coords, x.areas, obs, hits, p)
-        ttc = M.time_to_collision(x.states, x.areas, obs, ahead, p)
+        ttc = M.time_to_collision(world, x.states, x.areas, obs, ahead, p)
         ddc, ddc_m = M.driving_direction_compliance(x.coords, x.areas, exclude_intersection=True, p=p)
         tlc = M.traffic_light_compliance(world, x.coords)
         lk = M.lane_keeping(world, x.coords, x.areas, p)

@@ -100,82 +100,96 @@ def _velocity_fit_operator(m: int, jerk_penalty: float) -> np.ndarray:
 
 
 @njit(cache=True)
-def _curvature_fit(velocity, dheading, rate_penalty, initial_penalty):
-    """_fit_initial_curvature_and_curvature_rate_profile: x = [k0, kdot_0 .. kdot_{m-2}] minimising
-    ||A x - dheading||^2 + x^T Q x, with A[i, 0] = v_i dt, A[i, j] = v_i dt^2 (1 <= j <= i) and
-    Q = diag(initial_penalty, rate_penalty, ...).
+def _integrate(x, out):
+    """_generate_profile_from_initial_condition_and_derivatives: x[0] + cumsum(x[1:] * dt)."""
+    acc = 0.0
+    out[0] = x[0]
+    for j in range(1, x.shape[0]):
+        acc += x[j] * DT
+        out[j] = x[0] + acc
 
-    With z = D x (D = diag(dt, dt^2, ...)) and w = cumsum(z), A x = v * w, so the normal
-    equations in w are tridiagonal: (v_i^2 + c_i + c_{i+1}) w_i - c_i w_{i-1} - c_{i+1} w_{i+1}
-    = v_i y_i, c_j = Q_j / D_j^2. Solved per proposal by the Thomas algorithm (diagonally dominant).
+
+@njit(cache=True)
+def _fit(poses, velocity_operator, rate_penalty, initial_penalty):
+    """Velocity and curvature profiles [B, m] of reference poses [B, m + 1, 3]
+    (batch_lqr_utils.get_velocity_curvature_profiles_with_derivatives_from_poses).
+
+    Velocity: x = [v0, a0 .. a_{m-2}] = velocity_operator @ proj, proj_k = heading_k . (dx, dy)_k
+    (see _velocity_fit_operator). Curvature: x = [k0, kdot_0 .. kdot_{m-2}] minimising
+    ||A x - dheading||^2 + x^T Q x with A[i, 0] = v_i dt, A[i, j] = v_i dt^2 (1 <= j <= i),
+    Q = diag(initial_penalty, rate_penalty, ...). With z = D x (D = diag(dt, dt^2, ...)) and
+    w = cumsum(z), A x = v * w, so the normal equations in w are tridiagonal:
+    (v_i^2 + c_i + c_{i+1}) w_i - c_i w_{i-1} - c_{i+1} w_{i+1} = v_i y_i, c_j = Q_j / D_j^2,
+    solved by the Thomas algorithm (the matrix is diagonally dominant).
     """
-    n_b, m = velocity.shape
-    out = np.empty((n_b, m))
+    n_b, m = poses.shape[0], poses.shape[1] - 1
+    velocity = np.empty((n_b, m))
+    curvature = np.empty((n_b, m))
     c = np.full(m + 1, rate_penalty / DT**4)
     c[0] = initial_penalty / DT**2
     c[m] = 0.0
+    proj = np.empty(m)
+    dheading = np.empty(m)
     sub = np.empty(m)
     rhs = np.empty(m)
+    w = np.empty(m)
+    x = np.empty(m)
     for b in range(n_b):
-        # forward sweep
-        for i in range(m):
-            diag = velocity[b, i] ** 2 + c[i] + c[i + 1]
-            r = velocity[b, i] * dheading[b, i]
+        for k in range(m):
+            h = poses[b, k, 2]
+            proj[k] = np.cos(h) * (poses[b, k + 1, 0] - poses[b, k, 0]) + np.sin(h) * (poses[b, k + 1, 1] - poses[b, k, 1])
+            dh = poses[b, k + 1, 2] - h
+            dheading[k] = np.arctan2(np.sin(dh), np.cos(dh))
+        _integrate(velocity_operator @ proj, velocity[b])
+        v = velocity[b]
+        for i in range(m):  # forward sweep
+            diag = v[i] ** 2 + c[i] + c[i + 1]
+            r = v[i] * dheading[i]
             if i > 0:
                 diag -= c[i] * sub[i - 1]
                 r += c[i] * rhs[i - 1]
             sub[i] = c[i + 1] / diag
             rhs[i] = r / diag
-        w_next = rhs[m - 1]
-        w = np.empty(m)
-        w[m - 1] = w_next
+        w[m - 1] = rhs[m - 1]
         for i in range(m - 2, -1, -1):
             w[i] = rhs[i] + sub[i] * w[i + 1]
-        out[b, 0] = w[0] / DT
+        x[0] = w[0] / DT
         for j in range(1, m):
-            out[b, j] = (w[j] - w[j - 1]) / DT**2
-    return out
-
-
-def fit_profiles(poses: np.ndarray, p: TrackerParams = TrackerParams()) -> tuple[np.ndarray, np.ndarray]:
-    """Velocity [B, 40] and curvature [B, 40] profiles of reference poses [B, 41, 3].
-
-    batch_lqr_utils.get_velocity_curvature_profiles_with_derivatives_from_poses: two regularised
-    least squares fits (acceleration penalty, curvature-rate penalty).
-    """
-    b, n_poses, _ = poses.shape
-    m = n_poses - 1  # 40 displacements
-    diff = np.diff(poses, axis=1)
-    heading = poses[:, :-1, 2]
-    proj = np.cos(heading) * diff[..., 0] + np.sin(heading) * diff[..., 1]  # [B, 40]
-    x = proj @ _velocity_fit_operator(m, p.jerk_penalty).T
-    velocity = x[:, :1] + np.pad(np.cumsum(x[:, 1:] * DT, axis=-1), ((0, 0), (1, 0)))  # [B, 40]
-
-    x = _curvature_fit(velocity, wrap_angle(diff[..., 2]), p.curvature_rate_penalty, p.initial_curvature_penalty)
-    curvature = x[:, :1] + np.pad(np.cumsum(x[:, 1:] * DT, axis=-1), ((0, 0), (1, 0)))
+            x[j] = (w[j] - w[j - 1]) / DT**2
+        _integrate(x, curvature[b])
     return velocity, curvature
 
 
+def fit_profiles(poses: np.ndarray, p: TrackerParams = TrackerParams()) -> tuple[np.ndarray, np.ndarray]:
+    """Velocity [B, 40] and curvature [B, 40] profiles of reference poses [B, 41, 3]: two
+    regularised least squares fits (acceleration penalty, curvature-rate penalty)."""
+    poses = np.ascontiguousarray(poses, dtype=np.float64)
+    op = _velocity_fit_operator(poses.shape[1] - 1, p.jerk_penalty)
+    return _fit(poses, op, p.curvature_rate_penalty, p.initial_curvature_penalty)
+
+
 @njit(cache=True)
-def _lateral_lqr(e_lat, e_head, steer, v, u, curvature, dt, wheel_base, q, r):
+def _lateral_lqr(e_lat, e_head, steer, v, u, curvature, step, horizon, dt, wheel_base, q, r):
     """BatchLQRTracker._lateral_lqr_controller for one proposal.
 
     Composes the horizon's linear time-varying lateral model x_{k+1} = M_k x_k + B steer_rate
     + aff_k, linearised at speeds v_k = v + k*u, into (A, B, g) by the same recursion as
     upstream (A <- M A, B <- M B + in, g <- M g + aff), then solves the one-step LQR on the
     wrapped error. M_k = I + v_k*dt*E01 + v_k*dt/L*E12 is unipotent upper triangular, so only
-    its three free entries are carried (the other products are exact zeros and ones).
+    its three free entries are carried (the other products are exact zeros and ones). The
+    curvature window is curvature[step : step + horizon], padded with the last profile value.
     """
+    last = curvature.shape[0] - 1
     a01 = a02 = a12 = 0.0
     b0 = b1 = b2 = 0.0
     g0 = g1 = 0.0
     vk = v
-    for k in range(curvature.shape[0]):
+    for k in range(horizon):
         p = vk * dt
         qq = vk * dt / wheel_base
         a01, a02, a12 = a01 + p, a02 + p * a12, a12 + qq
         b0, b1, b2 = b0 + p * b1, b1 + qq * b2, b2 + dt
-        g0, g1 = g0 + p * g1, g1 + -vk * curvature[k] * dt
+        g0, g1 = g0 + p * g1, g1 + -vk * curvature[min(step + k, last)] * dt
         vk = vk + u
     e0 = e_lat + a01 * e_head + a02 * steer + g0
     e1 = e_head + a12 * steer + g1
@@ -187,7 +201,7 @@ def _lateral_lqr(e_lat, e_head, steer, v, u, curvature, dt, wheel_base, q, r):
 
 
 @njit(cache=True)
-def _track(start, reference, ref_velocity, curvature_windows, dt, wheel_base, q_lat, r_lat, long_gain,
+def _track(start, reference, velocity, curvature, horizon, dt, wheel_base, q_lat, r_lat, long_gain,
            stop_velocity, stop_gain, accel_filter, steer_filter, max_steer):
     """PDMSimulator.simulate_proposals loop: LQR tracker + kinematic bicycle, per proposal."""
     n_b, n_t = reference.shape[0], reference.shape[1]
@@ -200,14 +214,14 @@ def _track(start, reference, ref_velocity, curvature_windows, dt, wheel_base, q_
             dx, dy = s[0] - rx, s[1] - ry
             e_lat = -dx * np.sin(rh) + dy * np.cos(rh)
             e_head = np.arctan2(np.sin(s[2] - rh), np.cos(s[2] - rh))
-            v, v_ref = s[3], ref_velocity[bi, i]
+            v, v_ref = s[3], velocity[bi, min(i + horizon, velocity.shape[1] - 1)]
             if v_ref <= stop_velocity and v <= stop_velocity:
                 accel_cmd = -stop_gain * (v - v_ref)
                 steer_rate_cmd = 0.0
             else:
                 accel_cmd = long_gain * (v - v_ref)
                 steer_rate_cmd = _lateral_lqr(
-                    e_lat, e_head, s[7], v, accel_cmd * dt, curvature_windows[bi, i], dt, wheel_base, q_lat, r_lat
+                    e_lat, e_head, s[7], v, accel_cmd * dt, curvature[bi], i, horizon, dt, wheel_base, q_lat, r_lat
                 )
             # BatchKinematicBicycleModel.propagate_state: low-pass the commands, then explicit
             # Euler with the OLD speed and steering angle for the pose.
@@ -243,17 +257,14 @@ def simulate(
     if len(reference) == 0:
         return np.zeros((0, reference.shape[1], STATE_SIZE))
     velocity, curvature = fit_profiles(reference, p)  # [B, 40]
-    n_prof = velocity.shape[1]
-    steps = np.arange(reference.shape[1] - 1)
-    ref_velocity = velocity[:, np.minimum(steps + p.tracking_horizon, n_prof - 1)]  # [B, 40]
-    window = np.minimum(steps[:, None] + np.arange(p.tracking_horizon)[None], n_prof - 1)
     horizon = p.tracking_horizon * DT
     long_gain = -1.0 / (horizon * p.q_longitudinal * horizon + p.r_longitudinal) * horizon * p.q_longitudinal
     return _track(
         np.asarray(start, dtype=np.float64),
         reference,
-        np.ascontiguousarray(ref_velocity),
-        np.ascontiguousarray(curvature[:, window]),  # [B, 40, H]
+        velocity,
+        curvature,
+        p.tracking_horizon,
         DT,
         vehicle.wheel_base,
         np.array(p.q_lateral, dtype=np.float64),
