@@ -9,55 +9,52 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from elfrl.config import ConfigError, add_config_args, load_config
 from elfrl.scene import SceneFormatError, read_scenes
 from elfrl.scoring import PDMScorer, TrajectoryError
+from elfrl.scoring.config import ScoreConfig
 from elfrl.scoring.results import ResultsFile, Timing, compare_with_expected, scene_result
 
 VERSIONS = {"v1": "pdms_v1", "v2": "epdms_v2"}
 
 
-def _parse_versions(text: str) -> tuple[str, ...]:
-    versions = tuple(v.strip() for v in text.split(",") if v.strip())
-    bad = [v for v in versions if v not in VERSIONS]
-    if bad or not versions:
-        raise argparse.ArgumentTypeError(f"--versions takes v1, v2 or v1,v2; got {text!r}")
-    return versions
-
-
 def score_command(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(ScoreConfig, args.config, args.overrides)
+    versions = tuple(config.versions)
     scenes = read_scenes(args.file)
-    scorer = PDMScorer()
+    scorer = PDMScorer(cache_size=config.cache_size)
     results, mismatches, n_candidates, seconds = [], [], 0, 0.0
     with Progress(console=console, transient=True, disable=args.quiet) as progress:
         task = progress.add_task("scoring", total=len(scenes))
         for scene in scenes:
             start = time.perf_counter()
-            scores = scorer.score(scene, scene.candidates, versions=args.versions)
+            scores = scorer.score(scene, scene.candidates, versions=versions)
             seconds += time.perf_counter() - start
             n_candidates += len(scene.candidates)
-            results.append(scene_result(scores, details=args.details))
+            results.append(scene_result(scores, details=config.details))
             mismatches += compare_with_expected(scene, scores)
             progress.advance(task)
     out = ResultsFile(scenes=results, timing=Timing(candidates=n_candidates, seconds=round(seconds, 6)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(out.to_json())
     if not args.quiet:
-        _summary(console, scenes, results, mismatches, args, n_candidates, seconds)
+        _summary(console, scenes, results, mismatches, args.file, args.out, versions, n_candidates, seconds)
     return 0
 
 
-def _summary(console, scenes, results, mismatches, args, n_candidates, seconds) -> None:
-    table = Table(title=f"{args.file}: {len(scenes)} scenes, {n_candidates} candidates")
+def _summary(console, scenes, results, mismatches, file, out, versions, n_candidates, seconds) -> None:
+    table = Table(title=f"{file}: {len(scenes)} scenes, {n_candidates} candidates")
     table.add_column("version")
     table.add_column("mean score", justify="right")
     table.add_column("score = 0", justify="right")
     has_expected = any(s.expected is not None for s in scenes)
     if has_expected:
         table.add_column("parity (all sub-metrics)", justify="right")
-    for v in args.versions:
+    for v in versions:
         key = VERSIONS[v]
         scores = [rec.score for r in results for rec in getattr(r, key)]
         row = [key, f"{sum(scores) / max(len(scores), 1):.4f}", str(sum(s == 0.0 for s in scores))]
@@ -69,7 +66,7 @@ def _summary(console, scenes, results, mismatches, args, n_candidates, seconds) 
     for m in mismatches[:20]:
         console.print(f"  mismatch {m.version} {m.token} #{m.candidate} {m.metric}: {m.got:.6f} != {m.expected:.6f}")
     per = 1000.0 * seconds / max(n_candidates, 1)
-    console.print(f"scored in {seconds:.2f} s ({per:.3f} ms per candidate); results: {args.out}")
+    console.print(f"scored in {seconds:.2f} s ({per:.3f} ms per candidate); results: {out}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,8 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score the candidates of a fixture or scene-pack file with PDMS / EPDMS")
     score.add_argument("file", help="scene pack or fixture (.json, .json.gz, .jsonl) whose scenes carry `candidates`")
     score.add_argument("--out", required=True, help="results JSON to write")
-    score.add_argument("--versions", type=_parse_versions, default=("v1", "v2"), help="v1, v2 or v1,v2 (default)")
-    score.add_argument("--details", action="store_true", help="also write what decided each sub-metric")
+    add_config_args(score)  # --config configs/score.yaml, --set versions=[v2] --set details=true
     score.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     return parser
 
@@ -90,8 +86,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "score":
             return score_command(args, console)
-    except (SceneFormatError, TrajectoryError) as err:
-        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+    except (ConfigError, SceneFormatError, TrajectoryError) as err:
+        console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         return 2
     return 1
 

@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -45,7 +46,8 @@ def test_score_writes_the_fixture_layout(small_fixture, tmp_path):
 def test_score_details_and_one_version(small_fixture, tmp_path):
     path, _ = small_fixture
     out = tmp_path / "r.json"
-    assert main(["score", str(path), "--out", str(out), "--versions", "v2", "--details", "--quiet"]) == 0
+    args = ["score", str(path), "--out", str(out), "--set", "versions=[v2]", "--set", "details=true", "--quiet"]
+    assert main(args) == 0
     scene = json.loads(out.read_text())["scenes"][0]
     assert "pdms_v1" not in scene and len(scene["epdms_v2"]) == 8
     assert {"progress_m", "ep_normaliser_m", "nc_step", "ttc_agent", "comfort_failed"} <= set(scene["details_v2"][0])
@@ -60,9 +62,25 @@ def test_bad_file_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "r.json").exists()
 
 
-def test_bad_versions_flag(small_fixture, tmp_path):
-    with pytest.raises(SystemExit):
-        main(["score", str(small_fixture[0]), "--out", str(tmp_path / "r.json"), "--versions", "v3"])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("versions=[v3]", r"versions\[0\]"),
+        ("versions=[]", r"v1 and/or v2 once each"),
+        ("verions=[v1]", r"unknown key 'verions'.*did you mean 'versions'"),
+        ("cache_size=0", r"cache_size"),
+    ],
+)
+def test_bad_config_is_a_clear_error(small_fixture, tmp_path, capsys, override, message):
+    assert main(["score", str(small_fixture[0]), "--out", str(tmp_path / "r.json"), "--set", override]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_shipped_score_config(small_fixture, tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["score", str(small_fixture[0]), "--out", str(out), "--config", "configs/score.yaml", "--quiet"]) == 0
+    assert {"pdms_v1", "epdms_v2"} <= set(json.loads(out.read_text())["scenes"][0])
 
 
 def test_console_script_and_demo(tmp_path):
