@@ -216,7 +216,9 @@ class Scene(_Strict):
         return self
 
 
-class ExpectedV1(_Strict):
+class PDMSv1Record(_Strict):
+    """NAVSIM v1.1 PDMS sub-metrics of one candidate (fixture `expected` and results files)."""
+
     nc: float
     dac: float
     ddc: float
@@ -226,7 +228,9 @@ class ExpectedV1(_Strict):
     score: float
 
 
-class ExpectedV2(_Strict):
+class EPDMSv2Record(_Strict):
+    """NAVSIM v2 EPDMS sub-metrics of one candidate, EC dropped (/14)."""
+
     nc: float
     dac: float
     ddc: float
@@ -236,11 +240,14 @@ class ExpectedV2(_Strict):
     lk: float
     hc: float
     score: float
+
+
+class ExpectedV2(EPDMSv2Record):
     pdm_score_column: Optional[float] = None  # the raw column the human filter leaves unchanged
 
 
 class Expected(_Strict):
-    pdms_v1: list[ExpectedV1]
+    pdms_v1: list[PDMSv1Record]
     epdms_v2: list[ExpectedV2]
 
 

@@ -45,14 +45,22 @@ def _within(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return ((x > lo) & (x < hi)).all(axis=-1)
 
 
-def _yaw_checks(states: np.ndarray, b: ComfortBounds) -> tuple[np.ndarray, np.ndarray]:
+def _checks(states, lon, lat, jerk, lon_jerk, b: ComfortBounds) -> np.ndarray:
+    """[B, 6] strict bound checks in COMFORT_CHECKS order; yaw signals from the headings."""
     # _extract_ego_yaw_rate never forwards its window: _approximate_derivatives' default 5 is used
     heading = _phase_unwrap(states[..., HEADING])
     yaw_accel = _filter(heading, 5, 3, deriv=2)
     yaw_rate = _filter(heading, 5, 2, deriv=1)
-    return (
-        _within(yaw_accel, -b.max_abs_yaw_accel, b.max_abs_yaw_accel),
-        _within(yaw_rate, -b.max_abs_yaw_rate, b.max_abs_yaw_rate),
+    return np.stack(
+        [
+            _within(lon, b.min_lon_accel, b.max_lon_accel),
+            _within(lat, -b.max_abs_lat_accel, b.max_abs_lat_accel),
+            _within(jerk, -b.max_abs_mag_jerk, b.max_abs_mag_jerk),
+            _within(lon_jerk, -b.max_abs_lon_jerk, b.max_abs_lon_jerk),
+            _within(yaw_accel, -b.max_abs_yaw_accel, b.max_abs_yaw_accel),
+            _within(yaw_rate, -b.max_abs_yaw_rate, b.max_abs_yaw_rate),
+        ],
+        axis=-1,
     )
 
 
@@ -65,18 +73,7 @@ def comfort_v1(states: np.ndarray, bounds: ComfortBounds = ComfortBounds()) -> n
     # jerk: accel smoothed with the default window 8, derivative with window n
     jerk = _filter(_filter(np.hypot(ax, ay), 8, 2), n, 2, deriv=1)
     lon_jerk = _filter(_filter(ax, 8, 2), n, 2, deriv=1)
-    yaw_accel_ok, yaw_rate_ok = _yaw_checks(states, bounds)
-    return np.stack(
-        [
-            _within(lon, bounds.min_lon_accel, bounds.max_lon_accel),
-            _within(lat, -bounds.max_abs_lat_accel, bounds.max_abs_lat_accel),
-            _within(jerk, -bounds.max_abs_mag_jerk, bounds.max_abs_mag_jerk),
-            _within(lon_jerk, -bounds.max_abs_lon_jerk, bounds.max_abs_lon_jerk),
-            yaw_accel_ok,
-            yaw_rate_ok,
-        ],
-        axis=-1,
-    )
+    return _checks(states, lon, lat, jerk, lon_jerk, bounds)
 
 
 def comfort_v2(states: np.ndarray, bounds: ComfortBounds = ComfortBounds()) -> np.ndarray:
@@ -94,15 +91,4 @@ def comfort_v2(states: np.ndarray, bounds: ComfortBounds = ComfortBounds()) -> n
     lat = _filter(ay, 8, 2)  # d_y = 0: the center's y acceleration equals the rear axle's
     jerk = _filter(_filter(np.hypot(ax, ay), 8, 2), 15, 2, deriv=1)
     lon_jerk = _filter(lon, 15, 2, deriv=1)
-    yaw_accel_ok, yaw_rate_ok = _yaw_checks(states, bounds)
-    return np.stack(
-        [
-            _within(lon, bounds.min_lon_accel, bounds.max_lon_accel),
-            _within(lat, -bounds.max_abs_lat_accel, bounds.max_abs_lat_accel),
-            _within(jerk, -bounds.max_abs_mag_jerk, bounds.max_abs_mag_jerk),
-            _within(lon_jerk, -bounds.max_abs_lon_jerk, bounds.max_abs_lon_jerk),
-            yaw_accel_ok,
-            yaw_rate_ok,
-        ],
-        axis=-1,
-    )
+    return _checks(states, lon, lat, jerk, lon_jerk, bounds)

@@ -7,7 +7,7 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
-from elfrl.scene.schema import ScoredScene
+from elfrl.scene.schema import EPDMSv2Record, PDMSv1Record, ScoredScene
 from elfrl.scoring.scorer import SceneScores, VersionScores
 
 # Sub-metrics that take a few discrete values must match exactly; EP and the score within this.
@@ -17,28 +17,6 @@ CONTINUOUS = ("ep", "score")
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class PDMSv1Record(_Model):
-    nc: float
-    dac: float
-    ddc: float
-    ttc: float
-    c: float
-    ep: float
-    score: float
-
-
-class EPDMSv2Record(_Model):
-    nc: float
-    dac: float
-    ddc: float
-    tlc: float
-    ep: float
-    ttc: float
-    lk: float
-    hc: float
-    score: float
 
 
 class CandidateDetails(_Model):

@@ -87,12 +87,21 @@ class PreparedScene:
     human_filtered: tuple[str, ...]  # v2 sub-metrics the logged human fails (forced to 1)
 
 
-def _agent_names(ids: tuple[str, ...], idx: np.ndarray) -> list[Optional[str]]:
-    return [ids[i] if i >= 0 else None for i in idx]
-
-
-def _failed_checks(comfort: np.ndarray) -> list[list[str]]:
-    return [[COMFORT_CHECKS[j] for j in np.flatnonzero(~row)] for row in comfort]
+def _version_scores(metrics, x: _Batch, norm, ids, nc: M.Event, ttc: M.Event, ddc_m, comfort, **extra) -> VersionScores:
+    """Sub-metrics plus what decided them (step and agent of NC / TTC, off-road step, ...)."""
+    return VersionScores(
+        metrics=metrics,
+        progress_m=x.progress,
+        normaliser_m=norm,
+        nc_step=nc.step,
+        nc_agent=[ids[i] if i >= 0 else None for i in nc.agent],
+        ttc_step=ttc.step,
+        ttc_agent=[ids[i] if i >= 0 else None for i in ttc.agent],
+        dac_step=x.dac.step,
+        ddc_m=ddc_m,
+        comfort_failed=[[COMFORT_CHECKS[j] for j in np.flatnonzero(~row)] for row in comfort],
+        **extra,
+    )
 
 
 def _ep_v1(masked: np.ndarray, multi: np.ndarray, norm: np.ndarray, threshold: float) -> np.ndarray:
@@ -208,18 +217,7 @@ class PDMScorer:
         weighted = (ep * w["ep"] + ttc.score * w["ttc"] + c * w["c"]) / sum(w.values())
         metrics = {"nc": nc.score, "dac": x.dac.score, "ddc": ddc, "ttc": ttc.score, "c": c, "ep": ep}
         metrics["score"] = multi * weighted
-        return VersionScores(
-            metrics=metrics,
-            progress_m=x.progress,
-            normaliser_m=norm,
-            nc_step=nc.step,
-            nc_agent=_agent_names(obs.ids, nc.agent),
-            ttc_step=ttc.step,
-            ttc_agent=_agent_names(obs.ids, ttc.agent),
-            dac_step=x.dac.step,
-            ddc_m=ddc_m,
-            comfort_failed=_failed_checks(comfort),
-        )
+        return _version_scores(metrics, x, norm, obs.ids, nc, ttc, ddc_m, comfort)
 
     def _v2(
         self, world: World, x: _Batch, ref_masked: float, human_filtered: tuple[str, ...], history: bool
@@ -259,19 +257,8 @@ class PDMScorer:
         w = V2_WEIGHTS
         multi = metrics["nc"] * metrics["dac"] * metrics["ddc"] * metrics["tlc"]
         metrics["score"] = multi * sum(metrics[k] * w[k] for k in w) / sum(w.values())
-        return VersionScores(
-            metrics=metrics,
-            progress_m=x.progress,
-            normaliser_m=norm,
-            nc_step=nc.step,
-            nc_agent=_agent_names(obs.ids, nc.agent),
-            ttc_step=ttc.step,
-            ttc_agent=_agent_names(obs.ids, ttc.agent),
-            dac_step=x.dac.step,
-            ddc_m=ddc_m,
-            comfort_failed=_failed_checks(comfort),
-            tlc_step=tlc.step,
-            lk_step=lk.step,
+        return _version_scores(
+            metrics, x, norm, obs.ids, nc, ttc, ddc_m, comfort, tlc_step=tlc.step, lk_step=lk.step,
             human_filtered=human_filtered,
         )
 
