@@ -183,6 +183,18 @@ class PDMScorer:
             else None,
         )
 
+    def score_plans(self, scene: Scene, plans: np.ndarray) -> VersionScores:
+        """PDMS v1.1 of global rear-axle plans [G, 41, 3] at 0.0..4.0 s, scored together the way
+        PDM-Closed scores its proposals: ONE EP normaliser, the group's best masked progress.
+
+        Uses nothing of `scene.reference`, so it can build one (elfrl.planning.pdm_closed).
+        """
+        plans = np.asarray(plans, dtype=np.float64)
+        if plans.ndim != 3 or plans.shape[1:] != (NUM_STATES, 3) or not np.isfinite(plans).all():
+            raise TrajectoryError(f"plans must be finite [G, {NUM_STATES}, 3] global poses, got {list(plans.shape)}")
+        world = build_world(scene_arrays(scene))  # not cached: drafts share tokens with their final scene
+        return self._v1(world, self._batch(world, simulate(world.start, plans, self.tracker)), ref_masked=None)
+
     def _simulate(self, world: World, relative: np.ndarray) -> np.ndarray:
         origin = world.start[:3]
         poses = interpolate_poses(origin, relative_to_absolute(origin, relative))
@@ -201,8 +213,11 @@ class PDMScorer:
             ahead=M.ttc_contacts(states, coords, world.obs, self.params.ttc_offsets),
         )
 
-    def _v1(self, world: World, x: _Batch, ref_masked: float) -> VersionScores:
-        """NAVSIM v1.1 PDMScorer: NC, DAC multipliers; EP, TTC, C weighted 5/5/2 (DDC weight 0)."""
+    def _v1(self, world: World, x: _Batch, ref_masked: Optional[float]) -> VersionScores:
+        """NAVSIM v1.1 PDMScorer: NC, DAC multipliers; EP, TTC, C weighted 5/5/2 (DDC weight 0).
+
+        EP normaliser per candidate: max(ref_masked, own); ref_masked None: the group's best.
+        """
         p, obs = self.params, world.obs
         nc = M.no_at_fault_collision(x.states, x.coords, x.areas, obs, x.hits, p)
         ttc = M.time_to_collision(world, x.states, x.areas, obs, x.ahead, p)
@@ -210,7 +225,7 @@ class PDMScorer:
         comfort = comfort_v1(x.states)
         multi = nc.score * x.dac.score
         masked = x.progress * multi
-        norm = np.maximum(ref_masked, masked)
+        norm = np.full_like(masked, masked.max(initial=0.0)) if ref_masked is None else np.maximum(ref_masked, masked)
         ep = _ep_v1(masked, multi, norm, p.progress_distance_threshold)
         c = comfort.all(-1).astype(np.float64)
         w = V1_WEIGHTS
