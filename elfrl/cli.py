@@ -1,4 +1,4 @@
-"""`elfrl` command line: `elfrl score FILE --out RESULTS.json`."""
+"""`elfrl` command line: `elfrl score FILE --out RESULTS.json`, `elfrl scenes generate ...`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from elfrl.scene import SceneFormatError, read_scenes
 from elfrl.scoring import PDMScorer, TrajectoryError
 from elfrl.scoring.config import ScoreConfig
 from elfrl.scoring.results import ResultsFile, Timing, compare_with_expected, scene_result
+from elfrl.synth import command as synth_command
+from elfrl.synth.generate import GenerationError
 
 VERSIONS = {"v1": "pdms_v1", "v2": "epdms_v2"}
 
@@ -77,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--out", required=True, help="results JSON to write")
     add_config_args(score)  # --config configs/score.yaml, --set versions=[v2] --set details=true
     score.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    scenes = sub.add_parser("scenes", help="synthetic scene packs")
+    scenes_sub = scenes.add_subparsers(dest="scenes_command", required=True)
+    generate = scenes_sub.add_parser("generate", help="generate seeded synthetic scenes with images and a summary")
+    synth_command.add_arguments(generate)
     return parser
 
 
@@ -86,7 +92,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "score":
             return score_command(args, console)
-    except (ConfigError, SceneFormatError, TrajectoryError) as err:
+        if args.command == "scenes" and args.scenes_command == "generate":
+            return synth_command.run(args, console)
+    except (ConfigError, SceneFormatError, TrajectoryError, GenerationError) as err:
         console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         return 2
     return 1

@@ -173,9 +173,12 @@ def pedestrian_crossing(rng) -> Draft:
     layout = _road(rng, rng.uniform(-0.002, 0.002), 1, int(rng.integers(0, 2)), 0)
     s0 = 70.0
     v0 = float(rng.uniform(6.0, 10.0))
-    gap = _gap_for_collision(rng, v0)
-    s_cross = s0 + 4.049 + gap  # where a constant-velocity front bumper arrives at t = gap / v0
-    t_arrive = gap / v0
+    # A constant-velocity front bumper is at s0 + 4.049 + v0 t. The pedestrian stands exactly where
+    # the bumper is at a 10 Hz step, so the first contact is on the bumper (ACTIVE_FRONT, at
+    # fault): a 0.6 m box between two steps of the bumper would be classed as a lateral contact.
+    arrive_step = round(_gap_for_collision(rng, v0) / v0 / 0.1)
+    t_arrive = arrive_step * 0.1
+    s_cross = s0 + 4.049 + v0 * t_arrive
     walk = 1.4
     lateral = np.where(T < t_arrive, -walk * (t_arrive - T), np.where(T < t_arrive + 1.5, 0.0, walk * (T - t_arrive - 1.5)))
     base = layout.route.pose(s_cross)

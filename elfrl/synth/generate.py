@@ -159,5 +159,5 @@ def summarise(rows: list[dict]) -> dict:
         "families": {f: stats([r for r in rows if r["family"] == f]) for f in families},
         "all": stats(rows),
         "persistent_failures": stats(persistent) if persistent else None,
-        "splits": {s: sum(r["split"] == s for r in rows) for s in ("train", "test")},
+        "splits": {s: stats([r for r in rows if r["split"] == s]) for s in ("train", "test") if any(r["split"] == s for r in rows)},
     }
