@@ -28,6 +28,8 @@ def score_command(args: argparse.Namespace, console: Console) -> int:
     config = load_config(ScoreConfig, args.config, args.overrides)
     versions = tuple(config.versions)
     scenes = read_scenes(args.file)
+    if not any(s.candidates for s in scenes):
+        raise SceneFormatError(f"{args.file}: no scene has `candidates` to score")
     scorer = PDMScorer(cache_size=config.cache_size)
     results, mismatches, n_candidates, seconds = [], [], 0, 0.0
     with Progress(console=console, transient=True, disable=args.quiet) as progress:

@@ -95,3 +95,12 @@ def test_console_script_and_demo(tmp_path):
     for name in ("results.json", "report.md", "scores.png"):
         assert (tmp_path / "demo" / name).stat().st_size > 0
     assert "96/96 candidates identical" in (tmp_path / "demo" / "report.md").read_text()
+
+
+def test_score_needs_candidates(tmp_path, capsys):
+    from elfrl.scene import read_scenes, write_scenes
+
+    scene = read_scenes(PDMS_FIXTURES)[0].model_copy(update={"candidates": [], "expected": None})
+    path = write_scenes(tmp_path / "pack.json", [scene])
+    assert main(["score", str(path), "--out", str(tmp_path / "r.json")]) == 2
+    assert "no scene has `candidates` to score" in capsys.readouterr().err

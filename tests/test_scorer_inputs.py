@@ -85,5 +85,11 @@ def test_scene_cache_is_bounded(dev_scenes):
     small = PDMScorer(cache_size=3)
     for scene in dev_scenes[:5]:
         small.prepare(scene)
-    assert list(small._cache) == [s.token for s in dev_scenes[2:5]]
-    assert small.prepare(dev_scenes[4]) is small._cache[dev_scenes[4].token]
+    assert [key[0] for key in small._cache] == [s.token for s in dev_scenes[2:5]]
+    assert small.prepare(dev_scenes[4]) is small.prepare(dev_scenes[4])
+
+
+def test_same_token_different_scene_is_not_confused(dev_scenes, scorer):
+    a, b = dev_scenes[0], dev_scenes[1].model_copy(update={"token": dev_scenes[0].token})
+    assert scorer.prepare(a) is not scorer.prepare(b)
+    np.testing.assert_array_equal(scorer.score(b, b.candidates).pdms_v1.score, scorer.score(dev_scenes[1], b.candidates).pdms_v1.score)

@@ -254,7 +254,7 @@ class Expected(_Strict):
 class ScoredScene(Scene):
     """A scene with candidate trajectories to score (and, in fixtures, the official results)."""
 
-    candidates: list[list[list[float]]]
+    candidates: list[list[list[float]]] = Field(default_factory=list)  # none in a plain scene pack
     expected: Optional[Expected] = None
     meta: Optional[dict] = None  # informational only, never scored
 

@@ -129,13 +129,17 @@ class PDMScorer:
         self.tracker = tracker
         self.params = params
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, PreparedScene] = OrderedDict()
+        self._cache: OrderedDict[tuple, PreparedScene] = OrderedDict()
 
     def prepare(self, scene: Scene) -> PreparedScene:
-        """World, reference plan scores and human filter of `scene` (cached by token)."""
-        hit = self._cache.get(scene.token)
+        """World, reference plan scores and human filter of `scene`, cached. The key is the token
+        plus a cheap fingerprint (ego state, map and agent counts), so two different scenes that
+        happen to share a token are never confused."""
+        e = scene.ego
+        key = (scene.token, e.x, e.y, e.heading, e.vx, len(scene.map.polygons), len(scene.agents))
+        hit = self._cache.get(key)
         if hit is not None:
-            self._cache.move_to_end(scene.token)
+            self._cache.move_to_end(key)
             return hit
         arrays = scene_arrays(scene)
         world = build_world(arrays)
@@ -158,7 +162,7 @@ class PDMScorer:
             ref_masked_v2=float(once.progress[0] * np.prod(ref2)),
             human_filtered=human_filtered,
         )
-        self._cache[scene.token] = prepared
+        self._cache[key] = prepared
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return prepared

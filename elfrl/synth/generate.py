@@ -99,7 +99,7 @@ def generate_one(seed: int, index: int, families: Sequence[str], scorer: PDMScor
     family = families[index % len(families)]
     rng = np.random.default_rng([seed, index])
     draft = FAMILIES[family](rng)
-    token = f"synth_{seed}_{index:05d}"
+    token = f"synth_{family}_{seed}_{index:05d}"
     try:
         scene = build_scene(draft, token, scorer)
     except ValidationError as err:  # a generator bug, not user input: say which scene
