@@ -467,7 +467,7 @@ def map_from_drivable_map(drivable_area_map: Any, where: str, counts: Counter) -
         entries.append((token, layer, ring))
 
     lane_ids = [t for t, layer, _ in entries if layer in LANE_LAYERS]
-    dup_lanes = sorted({t for t in lane_ids if lane_ids.count(t) > 1})
+    dup_lanes = sorted(t for t, n in Counter(lane_ids).items() if n > 1)
     if dup_lanes:
         raise NavsimExportError(f"{where}: lane / lane connector ids appear more than once: {dup_lanes[:5]}")
     polygons, used = [], set(lane_ids)
@@ -998,8 +998,14 @@ def export_scenes(
                 summary.missing_metric_cache.append(token)
                 _note(counts, "missing_metric_cache", logging.WARNING, f"token {token}: no metric cache; skipped")
                 continue
+            try:
+                metric_cache = metric_cache_loader.get_from_token(token)
+            except FileNotFoundError as err:  # listed in the cache's metadata csv, file gone
+                summary.missing_metric_cache.append(token)
+                message = f"token {token}: metric cache listed but not found ({err})"
+                _note(counts, "missing_metric_cache", logging.WARNING, message)
+                continue
             scene = scene_loader.get_scene_from_token(token)
-            metric_cache = metric_cache_loader.get_from_token(token)
             exported = scene_from_navsim(scene, metric_cache, token, agents_from=agents_from, counts=counts)
             path = out_dir / "scenes" / f"{token}.json"
             path.write_text(exported.model_dump_json(exclude_none=True) + "\n", encoding="utf-8")
