@@ -22,7 +22,7 @@ import shapely
 from rich.console import Console
 
 from elfrl.scene import read_scenes
-from elfrl.scene.navsim_export import (
+from elfrl.scene.navsim import (
     NavsimExportError,
     TrackBox,
     agents_from_scene,
