@@ -1,7 +1,10 @@
-"""`make demo`: score the embedded sample scenes with PDMS v1.1 and EPDMS v2 and write a report.
+"""`make demo`: score the embedded sample scenes with PDMS v1.1 and EPDMS v2, generate a few
+synthetic scenes with camera images, and write a report.
 
 The sample is 12 synthetic NAVSIM scenes (straight, curve, intersection, carpark) x 8 candidate
 trajectories, with the official NAVSIM scores stored beside them, so the demo also shows parity.
+Then one scene of each synthetic family is generated (outputs/demo/synth) and its expert,
+PDM-Closed reference and a constant-velocity baseline are drawn in a BEV figure.
 Later stages (SFT, GRPO with teacher feedback) grow this into the full pipeline.
 
     python -m elfrl.demo [--out outputs/demo]
@@ -10,11 +13,13 @@ Later stages (SFT, GRPO with teacher feedback) grow this into the full pipeline.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from importlib import resources
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -46,6 +51,33 @@ def _plot(v1: list[float], v2: list[float], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _synthetic_section(out: Path, console: Console) -> list[str]:
+    """One scene per synthetic family, with images; a BEV of the first persistent failure."""
+    from elfrl.render.bev import save_bev
+    from elfrl.synth.command import generate_dataset, print_summary
+    from elfrl.planning.paths import Path as Path_
+    from elfrl.synth.families import FAMILIES
+    from elfrl.synth.generate import constant_velocity
+
+    synth = out / "synth"
+    summary = generate_dataset(len(FAMILIES), seed=0, out=synth, workers=1, console=console)
+    print_summary(console, summary, synth)
+    rows = [json.loads(line) for line in (synth / "manifest.jsonl").read_text().splitlines()]
+    row = next(r for r in rows if r["family"] == "stopped_lead")
+    (scene,) = read_scenes(synth / row["scene"])
+    naive = row["constant_velocity_pdms"]
+    route = Path_.from_points(np.asarray(scene.centerline)[:, :2])
+    cands = np.stack([np.asarray(scene.human_trajectory), constant_velocity(scene, route)])
+    save_bev(out / "bev_stopped_lead.png", scene, candidates=cands, scores=np.array([row["expert_pdms"], naive]),
+             title=f"{scene.token}: expert (PDMS {row['expert_pdms']:.2f}) vs constant velocity ({naive:.2f})")
+    lines = ["## Synthetic scenes", "", f"{len(rows)} scenes in `synth/` (one per family):", "",
+             "| family | expert PDMS | constant-velocity PDMS | front camera |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['family']} | {r['expert_pdms']:.3f} | {r['constant_velocity_pdms']:.3f} | ![](synth/{r['images'][0]}) |")
+    lines += ["", "![bev](bev_stopped_lead.png)", ""]
+    return lines
 
 
 def main(argv=None) -> int:
@@ -107,6 +139,7 @@ def main(argv=None) -> int:
             f"| {r.token} | {' '.join(f'{x.score:.2f}' for x in r.pdms_v1)} | {' '.join(f'{x.score:.2f}' for x in r.epdms_v2)} |"
         )
     lines += ["", "![scores](scores.png)", ""]
+    lines += _synthetic_section(out, console)
     (out / "report.md").write_text("\n".join(lines))
     console.print(
         f"[bold]{n} candidates[/bold]: mean PDMS v1.1 {sum(v1_all) / n:.3f}, mean EPDMS v2 {sum(v2_all) / n:.3f}, "

@@ -25,7 +25,7 @@ STEPS = 40  # 4 s at 0.1 s
 @dataclass(frozen=True)
 class PDMClosedParams:
     speed_fractions: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
-    lateral_offsets: tuple[float, ...] = (-1.0, 0.0, 1.0)
+    lateral_offsets: tuple[float, ...] = (0.0, -1.0, 1.0)  # centre first: it wins ties
     fallback_speed: float = 15.0  # m/s when the scene has no speed limit
     idm: IDMParams = IDMParams()
 
