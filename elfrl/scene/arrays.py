@@ -22,7 +22,6 @@ class AgentArrays:
     half_width: np.ndarray  # [A]
     first_heading: np.ndarray  # [A] heading at the first listed step
     first_speed: np.ndarray  # [A] |v| at the first listed step (global frame)
-    first_step: np.ndarray  # [A] int
     pose: np.ndarray  # [T, A, 3] box-center x, y, heading; NaN where absent
     present: np.ndarray  # [T, A] bool
 
@@ -49,7 +48,6 @@ def _agent_arrays(scene: Scene) -> AgentArrays:
     present = np.zeros((NUM_STEPS, n), dtype=bool)
     first_heading = np.zeros(n)
     first_speed = np.zeros(n)
-    first_step = np.zeros(n, dtype=np.int64)
     for a, agent in enumerate(scene.agents):
         steps = np.asarray(agent.steps, dtype=np.float64)  # [S, 6]
         idx = steps[:, 0].astype(np.int64)
@@ -57,7 +55,6 @@ def _agent_arrays(scene: Scene) -> AgentArrays:
         present[idx, a] = True
         first_heading[a] = steps[0, 3]
         first_speed[a] = np.hypot(steps[0, 4], steps[0, 5])
-        first_step[a] = idx[0]
     types = tuple(a.type for a in scene.agents)
     return AgentArrays(
         ids=tuple(a.id for a in scene.agents),
@@ -67,7 +64,6 @@ def _agent_arrays(scene: Scene) -> AgentArrays:
         half_width=np.array([a.width / 2.0 for a in scene.agents]),
         first_heading=first_heading,
         first_speed=first_speed,
-        first_step=first_step,
         pose=pose,
         present=present,
     )

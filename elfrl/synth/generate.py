@@ -10,7 +10,6 @@ seed and index. Its split is a function of the same pair: about 1 in 5 is "test"
 
 from __future__ import annotations
 
-import json
 import os
 import zlib
 from dataclasses import dataclass
