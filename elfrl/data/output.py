@@ -28,7 +28,9 @@ N_POSES = 8
 THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE = "<think>", "</think>", "<answer>", "</answer>"
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
-_SEP = r"\s*[,\s]\s*"
+# a comma with optional spaces, or spaces alone: the two alternatives cannot both match the same
+# run of spaces, so whitespace-heavy text parses in linear time (no catastrophic backtracking)
+_SEP = r"(?:\s*,\s*|\s+)"
 POSE_TRIPLE = re.compile(
     rf"[\[(]\s*({_NUM}){_SEP}({_NUM}){_SEP}({_NUM})\s*[\])]",
     re.IGNORECASE,
@@ -82,7 +84,9 @@ def format_poses(poses: np.ndarray) -> str:
         raise ValueError(f"poses must have shape ({N_POSES}, 3), got {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValueError("poses must be finite to be formatted")
-    arr = np.round(arr, 2) + 0.0  # + 0.0 turns -0.0 into 0.0 so "-0.00" is never written
+    # round to 2 decimals; beyond 1e15 there are no decimals left to round (and np.round would
+    # overflow to inf near the float maximum). + 0.0 turns -0.0 into 0.0: never "-0.00"
+    arr = np.where(np.abs(arr) < 1e15, np.round(np.clip(arr, -1e15, 1e15), 2), arr) + 0.0
     return "[" + ", ".join("[" + ", ".join(f"{v:.2f}" for v in row) + "]" for row in arr) + "]"
 
 
