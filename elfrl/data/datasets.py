@@ -1,0 +1,194 @@
+"""SFT data from scene packs (ELF-VLA §3.2): trajectory + CoT samples, feedback-refinement
+samples, and driving QA for stage 1.
+
+Rows use TRL's conversational prompt-completion format for VLMs, with the front image beside:
+
+    {"token", "kind": "trajectory" | "feedback" | "qa", "images": ["images/T/CAM_F0_0.png"],
+     "prompt": [system, user(image + text)], "completion": [assistant(text)]}
+
+Feedback-refinement samples (stage 2): answers are sampled from a student (any callable
+`responder(scene) -> list[str]`), scored with PDMS v1.1; a correct answer (PDMS >= tau) gets the
+rule-based positive feedback, a wrong one a diagnosis (`analytic_feedback` from the scorer's
+own internals, until the teacher service provides reports). The target is always the ground
+truth. `perturbed_responder` imitates student errors (too fast, too slow, drifting) for data
+built before a student exists.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from elfrl.data.cot import CotFacts, scene_cot
+from elfrl.data.labels import gt_poses, scene_meta_action
+from elfrl.data.output import format_output, parse_output
+from elfrl.data.prompts import base_input, base_messages, feedback_messages, positive_feedback, target_text
+from elfrl.scene.schema import Scene
+from elfrl.scoring import PDMScorer, VersionScores
+
+DEFAULT_TAU = 0.8
+Responder = Callable[[Scene], Sequence[str]]
+
+
+def _blocks(messages: list[dict]) -> list[dict]:
+    """Every content as a list of typed blocks (Arrow needs one type per column)."""
+    return [
+        {**m, "content": [{"type": "text", "text": m["content"]}] if isinstance(m["content"], str) else m["content"]}
+        for m in messages
+    ]
+
+
+def _row(scene: Scene, kind: str, image: str, prompt: list[dict], answer: str) -> dict:
+    return {
+        "token": scene.token,
+        "kind": kind,
+        "images": [image],
+        "prompt": _blocks(prompt),
+        "completion": [{"role": "assistant", "content": [{"type": "text", "text": answer}]}],
+    }
+
+
+def trajectory_row(scene: Scene, image: str) -> dict:
+    """Base input -> `<think>CoT</think><answer>GT poses</answer>`."""
+    cot, _ = scene_cot(scene)
+    return _row(scene, "trajectory", image, base_messages(base_input(scene)), target_text(cot, gt_poses(scene)))
+
+
+def qa_rows(scene: Scene, image: str) -> list[dict]:
+    """Driving QA from scene facts (stage 1): the closest in-path object, the light, the meta action."""
+    _, facts = scene_cot(scene)
+    qa = [
+        ("What is the closest object in your path?", _object_answer(facts)),
+        ("What is the traffic light state on your route?", f"Light: {facts.light.state if facts.light else 'none'}."),
+        ("Which meta action fits this scene?", f"Meta action: {facts.meta.text}."),
+    ]
+    rows = []
+    for question, answer in qa:
+        prompt = base_messages(base_input(scene))
+        prompt[-1]["content"][-1]["text"] = question
+        rows.append(_row(scene, "qa", image, prompt, answer))
+    return rows
+
+
+def _object_answer(facts: CotFacts) -> str:
+    if facts.cipo1 is None:
+        return "CIPO-1: none."
+    return f"CIPO-1: {facts.cipo1.type} {facts.cipo1.ahead:.1f} m ahead, {facts.cipo1.lateral:.1f} m lateral."
+
+
+def analytic_feedback(scene: Scene, scores: VersionScores, i: int, poses: np.ndarray) -> str:
+    """A diagnosis of wrong answer i from the scorer's internals and the ground truth: what
+    failed, when and against what, the correct meta action, and a typed correction."""
+    m = {k: float(v[i]) for k, v in scores.metrics.items()}
+    problems = []
+    if m["nc"] < 1.0:
+        problems.append(f"at-fault collision with {scores.nc_agent[i]} at {scores.nc_step[i] * 0.1:.1f} s")
+    if m["dac"] == 0.0:
+        problems.append(f"leaves the drivable area at {scores.dac_step[i] * 0.1:.1f} s")
+    if m["ttc"] == 0.0:
+        problems.append(f"time to collision too short with {scores.ttc_agent[i]} at {scores.ttc_step[i] * 0.1:.1f} s")
+    if scores.progress_m[i] < 0.8 * scores.normaliser_m[i]:
+        problems.append(f"too little progress ({scores.progress_m[i]:.1f} m of {scores.normaliser_m[i]:.1f} m)")
+    if scores.comfort_failed[i]:
+        problems.append("uncomfortable (" + ", ".join(scores.comfort_failed[i]) + ")")
+    correct = scene_meta_action(scene)
+    yours = scene_meta_action(scene, poses)
+    gt = gt_poses(scene)
+    target_speed = float(np.hypot(*(gt[-1, :2] - gt[-2, :2])) / 0.5)
+    return (
+        f"Your trajectory scores PDMS {m['score']:.2f}: " + ("; ".join(problems) or "below the bar") + ". "
+        f"Meta action: yours {yours.text}, correct {correct.text}. "
+        f"Correction: {correct.speed.action} to {target_speed:.1f} m/s; {correct.path.action}, "
+        f"reaching ({gt[-1, 0]:.1f}, {gt[-1, 1]:.1f}) m at 4 s."
+    )
+
+
+def feedback_rows(
+    scene: Scene, image: str, responses: Sequence[str], scorer: PDMScorer, tau: float = DEFAULT_TAU
+) -> list[dict]:
+    """One refinement sample per parsable response: feedback input -> the ground-truth answer."""
+    parsed = [parse_output(r) for r in responses]
+    ok = [i for i, p in enumerate(parsed) if p.poses is not None]
+    if not ok:
+        return []
+    scores = scorer.score(scene, np.stack([parsed[i].poses for i in ok]), versions=("v1",)).pdms_v1
+    cot, _ = scene_cot(scene)
+    answer = target_text(cot, gt_poses(scene))
+    rows = []
+    for j, i in enumerate(ok):
+        pdms = float(scores.score[j])
+        feedback = (
+            positive_feedback(pdms, tau) if pdms >= tau else analytic_feedback(scene, scores, j, parsed[i].poses)
+        )
+        prompt = feedback_messages(base_input(scene), responses[i], feedback)
+        rows.append(_row(scene, "feedback", image, prompt, answer))
+    return rows
+
+
+def perturbed_responder(seed: int = 0) -> Responder:
+    """Answers imitating a student's typical errors, for stage-2 data before a student exists:
+    the ground truth itself, 40% too slow, 40% too fast, and drifting 2 m sideways."""
+    rng = np.random.default_rng(seed)
+
+    def respond(scene: Scene) -> list[str]:
+        cot, _ = scene_cot(scene)
+        gt = gt_poses(scene)
+        t = np.arange(1, 9)[:, None] / 8.0
+        variants = [gt, gt * [0.6, 0.6, 0.6], gt * [1.4, 1.0, 1.0], gt + t * [0.0, rng.choice([-2.0, 2.0]), 0.0]]
+        return [format_output(cot, v) for v in variants]
+
+    return respond
+
+
+def build_sft_data(
+    scene_dir: Path, out_dir: Path, responder: Optional[Responder] = None, scorer: Optional[PDMScorer] = None
+) -> dict:
+    """Rows for every scene of a generated dataset (its manifest.jsonl): train.jsonl from the
+    train split, val.jsonl from the test split. Returns counts per split and kind."""
+    from elfrl.scene import read_scenes
+
+    scene_dir, out_dir = Path(scene_dir), Path(out_dir)
+    manifest = [json.loads(line) for line in (scene_dir / "manifest.jsonl").read_text().splitlines() if line]
+    if not manifest:
+        raise ValueError(f"{scene_dir / 'manifest.jsonl'} lists no scenes")
+    scorer = scorer or PDMScorer()
+    responder = responder or perturbed_responder()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, dict[str, int]] = {}
+    files = {"train": open(out_dir / "train.jsonl", "w"), "test": open(out_dir / "val.jsonl", "w")}
+    try:
+        for entry in manifest:
+            if not entry.get("images"):
+                raise ValueError(f"scene {entry['token']} has no images: generate scenes without --no-images")
+            (scene,) = read_scenes(scene_dir / entry["scene"])
+            image = str((scene_dir / entry["images"][0]).resolve())
+            rows = [trajectory_row(scene, image), *qa_rows(scene, image)]
+            rows += feedback_rows(scene, image, responder(scene), scorer)
+            for row in rows:
+                files[entry["split"]].write(json.dumps(row) + "\n")
+                split = counts.setdefault(entry["split"], {})
+                split[row["kind"]] = split.get(row["kind"], 0) + 1
+    finally:
+        for fh in files.values():
+            fh.close()
+    (out_dir / "counts.json").write_text(json.dumps(counts, indent=1) + "\n")
+    return counts
+
+
+def load_sft_dataset(dataset_dir: Path, split: str, kinds: Optional[Sequence[str]] = None):
+    """`datasets.Dataset` of DIR/{split}.jsonl with the images column decoded to PIL images."""
+    import datasets
+
+    path = Path(dataset_dir) / f"{split}.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: build it with elfrl.data.datasets.build_sft_data")
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line]
+    if kinds is not None:
+        rows = [r for r in rows if r["kind"] in kinds]
+    if not rows:
+        raise ValueError(f"{path} has no rows of kinds {list(kinds or [])}")
+    ds = datasets.Dataset.from_list(rows)
+    return ds.cast_column("images", datasets.Sequence(datasets.Image()))
