@@ -26,13 +26,16 @@ def generate(
     model: PreTrainedModel,
     processor: ProcessorMixin,
     images: Sequence[Image | Sequence[Image] | None],
-    prompts: Sequence[str],
+    prompts: Sequence[str | list[dict]],
     max_new_tokens: int = 64,
     do_sample: bool = False,
     temperature: float = 1.0,
     seed: int = 0,
 ) -> list[str]:
     """Generate one completion per prompt; `images[i]` is prompt i's image, list of images, or None.
+
+    A prompt is the user text, or a full list of chat messages whose image placeholders
+    `{"type": "image"}` match its images (the form the SFT data is written in).
 
     Returns the decoded completions only (no prompt, special tokens skipped). `seed` seeds a
     forked RNG, so the caller's RNG state is untouched and a call is reproducible.
@@ -43,7 +46,9 @@ def generate(
         raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
     per_prompt = [[] if im is None else [im] if isinstance(im, Image) else list(im) for im in images]
     texts = [
-        processor.apply_chat_template(build_messages(p, ims), tokenize=False, add_generation_prompt=True)
+        processor.apply_chat_template(
+            p if isinstance(p, list) else build_messages(p, ims), tokenize=False, add_generation_prompt=True
+        )
         for p, ims in zip(prompts, per_prompt)
     ]
     flat = [im for ims in per_prompt for im in ims]
