@@ -6,14 +6,26 @@ import pytest
 
 from elfrl.config import load_config
 from elfrl.scoring.config import ScoreConfig
+from elfrl.training.sft import SFTStageConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-STAGE_CONFIGS = {"score.yaml": ScoreConfig}
+# Keyed by the path under configs/, so a demo config may share its stage config's file name.
+STAGE_CONFIGS = {
+    "score.yaml": ScoreConfig,
+    "sft_stage1.yaml": SFTStageConfig,
+    "sft_stage2.yaml": SFTStageConfig,
+    "demo/sft_stage1.yaml": SFTStageConfig,
+    "demo/sft_stage2.yaml": SFTStageConfig,
+}
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("**/*.yaml")), ids=lambda p: p.name)
+def _key(path: Path) -> str:
+    return path.relative_to(CONFIGS).as_posix()
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("**/*.yaml")), ids=_key)
 def test_every_config_loads(path):
-    cls = STAGE_CONFIGS.get(path.name)
+    cls = STAGE_CONFIGS.get(_key(path))
     assert cls is not None, f"{path} has no config class registered in tests/test_configs.py"
     load_config(cls, path)
 
