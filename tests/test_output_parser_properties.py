@@ -4,7 +4,6 @@ text outside the tags is ignored. The last two tests pin two fixed defects."""
 import time
 
 import numpy as np
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
