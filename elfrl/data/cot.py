@@ -51,9 +51,9 @@ from elfrl.data.labels import (
     extended_path,
     gt_poses,
     scene_meta_action,
-    to_ego_frame,
 )
 from elfrl.planning.paths import Path
+from elfrl.scene.frames import to_ego_frame
 from elfrl.scene.schema import MAX_OBSERVATION_STEP, AgentType, Scene
 
 # The ego Pacifica (elfrl.scoring.constants.PACIFICA), copied, not imported: importing

@@ -34,6 +34,7 @@ import shapely
 from pydantic import BaseModel, ConfigDict
 
 from elfrl.planning.paths import Path
+from elfrl.scene.frames import to_ego_frame, to_global
 from elfrl.scene.schema import NUM_POSES, Scene
 
 POSE_DT = 0.5  # s between trajectory poses
@@ -163,19 +164,6 @@ def meta_action(poses, current_speed: float, centerline, in_junction: bool) -> M
 def ego_pose(scene: Scene) -> np.ndarray:
     """Current rear-axle pose [3] (global)."""
     return np.array([scene.ego.x, scene.ego.y, scene.ego.heading])
-
-
-def to_ego_frame(origin: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Global points [..., 2] in the frame of `origin` [3] (x forward, y left)."""
-    c, s = np.cos(origin[2]), np.sin(origin[2])
-    dx, dy = xy[..., 0] - origin[0], xy[..., 1] - origin[1]
-    return np.stack([c * dx + s * dy, -s * dx + c * dy], axis=-1)
-
-
-def to_global(origin: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Points [..., 2] in the frame of `origin` [3] back to the global frame."""
-    c, s = np.cos(origin[2]), np.sin(origin[2])
-    return np.stack([origin[0] + c * xy[..., 0] - s * xy[..., 1], origin[1] + s * xy[..., 0] + c * xy[..., 1]], -1)
 
 
 def ego_centerline(scene: Scene) -> np.ndarray:

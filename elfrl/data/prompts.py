@@ -31,7 +31,8 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from elfrl.data.labels import ego_pose, to_ego_frame
+from elfrl.data.labels import ego_pose
+from elfrl.scene.frames import to_ego_frame
 from elfrl.data.output import format_output
 from elfrl.scene.schema import DrivingCommand, Scene
 

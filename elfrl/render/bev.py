@@ -21,6 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from elfrl.render.boxes import AGENT_STYLE
+from elfrl.scene.frames import to_global
 from elfrl.scene.arrays import NUM_STEPS, scene_arrays
 from elfrl.scene.schema import Scene
 
@@ -44,13 +45,6 @@ def _box_corners(x, y, heading, half_length, half_width) -> np.ndarray:
     lx, ly = signs[None, :, 0] * half_length[:, None], signs[None, :, 1] * half_width[:, None]
     c, s = np.cos(heading)[:, None], np.sin(heading)[:, None]
     return np.stack([x[:, None] + c * lx - s * ly, y[:, None] + s * lx + c * ly], axis=-1)
-
-
-def _to_global(rel: np.ndarray, ego: np.ndarray) -> np.ndarray:
-    """Poses [..., 2+] relative to the rear axle (x forward, y left) -> global xy [..., 2]."""
-    x0, y0, h0 = ego[:3]
-    c, s = math.cos(h0), math.sin(h0)
-    return np.stack([x0 + c * rel[..., 0] - s * rel[..., 1], y0 + s * rel[..., 0] + c * rel[..., 1]], axis=-1)
 
 
 def _check_inputs(candidates, scores, step: int):
@@ -153,14 +147,14 @@ def _draw_trajectories(ax: Axes, arrays, cand, scores) -> list:
     ax.plot(ref[:, 0], ref[:, 1], linestyle="--", color="#ff7f0e", linewidth=1.5, zorder=7.5, label="reference plan")
     handles.append(Line2D([], [], linestyle="--", color="#ff7f0e", label="reference plan"))
     if arrays.human_trajectory is not None:
-        gt = np.concatenate([start, _to_global(arrays.human_trajectory, ego)])
+        gt = np.concatenate([start, to_global(ego, arrays.human_trajectory)])
         ax.plot(gt[:, 0], gt[:, 1], color="black", linewidth=2.0, marker="o", markersize=3, zorder=7,
                 label="human (GT)")
         handles.append(Line2D([], [], color="black", marker="o", markersize=3, label="human (GT)"))
     if cand is not None:
         cmap, norm = colormaps[SCORE_CMAP], Normalize(0.0, 1.0)
         for g, traj in enumerate(cand):
-            xy = np.concatenate([start, _to_global(traj, ego)])
+            xy = np.concatenate([start, to_global(ego, traj)])
             colour = "#d62728" if scores is None else cmap(norm(scores[g]))
             ax.plot(xy[:, 0], xy[:, 1], color=colour, linewidth=1.2, alpha=0.9, zorder=6.5, gid="candidate")
         label = "candidates" if scores is None else "candidates (colour = score)"

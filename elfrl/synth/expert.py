@@ -54,11 +54,3 @@ def drive(
             obstacles = obstacles.with_stop_line(s_stop, red)
     s, _ = rollout(s0, v0, v_target, obstacles, STEPS, params)
     return path.pose(s)
-
-
-def relative_poses(origin: np.ndarray, poses: np.ndarray) -> np.ndarray:
-    """Global poses [..., 3] in the frame of `origin` [3] (x forward, y left)."""
-    c, s = np.cos(origin[2]), np.sin(origin[2])
-    dx, dy = poses[..., 0] - origin[0], poses[..., 1] - origin[1]
-    h = np.arctan2(np.sin(poses[..., 2] - origin[2]), np.cos(poses[..., 2] - origin[2]))
-    return np.stack([c * dx + s * dy, -s * dx + c * dy, h], axis=-1)

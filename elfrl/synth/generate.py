@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from elfrl.planning import pdm_closed
 from elfrl.scene.schema import Scene
 from elfrl.scoring import PDMScorer
-from elfrl.synth.expert import drive, relative_poses
+from elfrl.scene.frames import to_ego_frame
+from elfrl.synth.expert import drive
 from elfrl.synth.families import FAMILIES, PERSISTENT_FAILURES, STEPS, Draft
 
 HORIZON = np.arange(5, 41, 5)  # 0.5 .. 4.0 s at 10 Hz
@@ -74,7 +75,7 @@ def build_scene(draft: Draft, token: str, scorer: PDMScorer) -> Scene:
         "reference": _rounded(np.repeat(ego[None], 41, axis=0)),  # replaced by PDM-Closed below
         "agents": draft.agents,
         "traffic_lights": draft.traffic_lights,
-        "human_trajectory": _rounded(relative_poses(ego, expert[HORIZON])),
+        "human_trajectory": _rounded(to_ego_frame(ego, expert[HORIZON])),
     }
     raw["ego"] = {k: round(float(v), 4) for k, v in raw["ego"].items()}
     scene = Scene.model_validate(raw)
@@ -91,7 +92,7 @@ def constant_velocity(scene: Scene, route) -> np.ndarray:
     """The naive baseline [8, 3]: follow the route centreline at the current speed."""
     ego = np.array([scene.ego.x, scene.ego.y, scene.ego.heading])
     s0 = float(route.project(ego[:2])[0])
-    return relative_poses(ego, route.pose(s0 + scene.ego.vx * HORIZON * 0.1))
+    return to_ego_frame(ego, route.pose(s0 + scene.ego.vx * HORIZON * 0.1))
 
 
 def generate_one(seed: int, index: int, families: Sequence[str], scorer: PDMScorer) -> Generated:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections import Counter
 from typing import Any, Literal, Optional, Sequence
 
@@ -20,10 +19,10 @@ from elfrl.scene.navsim.common import (
     NavsimExportError,
     _attr,
     _note,
-    _wrap,
 )
 from elfrl.scene.navsim.metric_cache import metric_cache_version, scene_from_metric_cache
 from elfrl.scene.navsim.tracks import agents_from_steps, boxes_from_annotations, interpolate_tracks
+from elfrl.scene.frames import to_ego_frame
 from elfrl.scene.schema import NUM_POSES, Agent, Scene
 
 
@@ -71,13 +70,8 @@ def human_trajectory_from_scene(scene: Any, where: str = "scene") -> Optional[li
     if len(frames) < cur + 1 + NUM_POSES:
         return None
     origin = _frame_pose(frames[cur], f"scene.frames[{cur}]", where)
-    c, s = math.cos(origin[2]), math.sin(origin[2])
-    out = []
-    for i in range(cur + 1, cur + 1 + NUM_POSES):
-        p = _frame_pose(frames[i], f"scene.frames[{i}]", where)
-        dx, dy = p[0] - origin[0], p[1] - origin[1]
-        out.append([c * dx + s * dy, -s * dx + c * dy, float(_wrap(p[2] - origin[2]))])
-    return out
+    future = [_frame_pose(frames[i], f"scene.frames[{i}]", where) for i in range(cur + 1, cur + 1 + NUM_POSES)]
+    return to_ego_frame(origin, np.asarray(future, dtype=np.float64)).tolist()
 
 
 def driving_command_from_scene(scene: Any, where: str = "scene") -> Sequence[int]:
