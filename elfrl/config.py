@@ -150,10 +150,19 @@ def _config_error(cls: type[BaseModel], err: ValidationError, where: str) -> Con
             parent = _model_at(cls, loc[:-1])
             valid = list(parent.model_fields) if parent is not None else []
             lines.append(_unknown_key_message(loc, valid, f"in {where}"))
+        elif e["type"] == "value_error" and (not loc or _model_at(cls, loc) is not None):
+            # a model-level check (several keys together): its message names the keys, the input is the section
+            section = f"section {_dotted(loc)!r}" if loc else "config"
+            lines.append(f"invalid {section} in {where}: {_strip_prefix(e['msg'])}")
         else:
             got = e.get("input")
             lines.append(f"invalid value for {_dotted(loc)!r} in {where}: {e['msg']} (got {got!r})")
     return ConfigError("\n".join(lines))
+
+
+def _strip_prefix(msg: str) -> str:
+    """pydantic prefixes a ValueError raised in a validator with 'Value error, '."""
+    return msg.removeprefix("Value error, ")
 
 
 def _dotted(loc: Sequence[str | int]) -> str:

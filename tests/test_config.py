@@ -2,6 +2,7 @@ import argparse
 import re
 
 import pytest
+from pydantic import model_validator
 
 from elfrl.config import ConfigError, StrictModel, add_config_args, dump_config, load_config
 
@@ -23,6 +24,28 @@ class Stage(StrictModel):
     rollout: Rollout = Rollout()
     extra_args: dict[str, float] = {}
     note: str | None = None
+
+
+class Window(StrictModel):
+    low: float = 0.0
+    high: float = 1.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Window":
+        if self.low > self.high:
+            raise ValueError(f"low must not exceed high, got low={self.low} high={self.high}")
+        return self
+
+
+class Checked(StrictModel):
+    window: Window = Window()
+    mode: str = "a"
+
+    @model_validator(mode="after")
+    def _mode_b_needs_wide_window(self) -> "Checked":
+        if self.mode == "b" and self.window.high - self.window.low < 0.5:
+            raise ValueError("mode b needs a window at least 0.5 wide")
+        return self
 
 
 def write(tmp_path, text, name="x.yaml"):
@@ -139,6 +162,20 @@ def test_several_validation_errors_are_all_reported(tmp_path):
         f"invalid value for 'name' in {path}",
         f"invalid value for 'seed' in {path}",
     ]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["mode=b", "window.high=0.2"], "invalid config in {path}: mode b needs a window at least 0.5 wide"),
+        (["window.low=2"], "invalid section 'window' in {path}: low must not exceed high, got low=2.0 high=1.0"),
+    ],
+)
+def test_checks_across_keys_name_the_section_not_the_input(tmp_path, overrides, message):
+    path = write(tmp_path, "")
+    with pytest.raises(ConfigError) as info:
+        load_config(Checked, path, overrides)
+    assert str(info.value) == message.format(path=path)
 
 
 def test_config_error_is_a_value_error():
