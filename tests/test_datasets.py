@@ -1,6 +1,7 @@
 """SFT rows from generated scenes: trajectory, QA and feedback-refinement samples."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -68,6 +69,19 @@ def test_build_and_load(generated, tmp_path):
     ds = load_sft_dataset(tmp_path / "sft", "train", kinds=["trajectory", "qa"])
     assert len(ds) == 4 * n_train and ds[0]["images"][0].size == (256, 144)
     assert json.loads((tmp_path / "sft" / "counts.json").read_text()) == counts
+
+
+def test_data_moves_with_its_scenes(generated, tmp_path):
+    shutil.copytree(generated, tmp_path / "a" / "scenes")
+    build_sft_data(tmp_path / "a" / "scenes", tmp_path / "a" / "sft")
+    first = json.loads((tmp_path / "a" / "sft" / "train.jsonl").read_text().splitlines()[0])
+    assert first["images"][0].startswith("../scenes/images/")
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    moved = load_sft_dataset(tmp_path / "b" / "sft", "train", kinds=["trajectory"])
+    assert moved[0]["images"][0].size == (256, 144)
+    shutil.rmtree(tmp_path / "b" / "scenes")
+    with pytest.raises(FileNotFoundError, match="keep the scene directory where it was"):
+        load_sft_dataset(tmp_path / "b" / "sft", "train", kinds=["trajectory"])
 
 
 def test_errors(generated, tmp_path):

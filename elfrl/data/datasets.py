@@ -3,8 +3,11 @@ samples, and driving QA for stage 1.
 
 Rows use TRL's conversational prompt-completion format for VLMs, with the front image beside:
 
-    {"token", "kind": "trajectory" | "feedback" | "qa", "images": ["images/T/CAM_F0_0.png"],
+    {"token", "kind": "trajectory" | "feedback" | "qa", "images": ["../scenes/images/T/CAM_F0_0.png"],
      "prompt": [system, user(image + text)], "completion": [assistant(text)]}
+
+Image paths are relative to the data directory (absolute ones are kept), so a data directory
+moved together with its scene directory still loads; `load_sft_dataset` resolves them.
 
 Feedback-refinement samples (stage 2): answers are sampled from a student (any callable
 `responder(scene) -> list[str]`), scored with PDMS v1.1; a correct answer (PDMS >= tau) gets the
@@ -17,6 +20,7 @@ built before a student exists.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -164,7 +168,7 @@ def build_sft_data(
             if not entry.get("images"):
                 raise ValueError(f"scene {entry['token']} has no images: generate scenes without --no-images")
             (scene,) = read_scenes(scene_dir / entry["scene"])
-            image = str((scene_dir / entry["images"][0]).resolve())
+            image = os.path.relpath((scene_dir / entry["images"][0]).resolve(), out_dir.resolve())
             rows = [trajectory_row(scene, image), *qa_rows(scene, image)]
             rows += feedback_rows(scene, image, responder(scene), scorer)
             for row in rows:
@@ -190,5 +194,17 @@ def load_sft_dataset(dataset_dir: Path, split: str, kinds: Optional[Sequence[str
         rows = [r for r in rows if r["kind"] in kinds]
     if not rows:
         raise ValueError(f"{path} has no rows of kinds {list(kinds or [])}")
+    for row in rows:
+        row["images"] = [_image_path(Path(dataset_dir), image, path) for image in row["images"]]
     ds = datasets.Dataset.from_list(rows)
     return ds.cast_column("images", datasets.Sequence(datasets.Image()))
+
+
+def _image_path(dataset_dir: Path, image: str, source: Path) -> str:
+    resolved = dataset_dir / image  # an absolute `image` stays as it is
+    if not resolved.is_file():
+        raise FileNotFoundError(
+            f"{source} names image {image!r}, but {resolved} does not exist; image paths are relative to "
+            f"{dataset_dir}: keep the scene directory where it was when the data was built, or rebuild the data"
+        )
+    return str(resolved)
