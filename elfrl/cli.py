@@ -1,4 +1,5 @@
-"""`elfrl` command line: `elfrl score FILE --out RESULTS.json`, `elfrl scenes generate ...`."""
+"""`elfrl` command line: `elfrl score FILE --out RESULTS.json`, `elfrl scenes generate ...`,
+`elfrl sft-data --scenes DIR --out DIR`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from elfrl.config import ConfigError, add_config_args, load_config
+from elfrl.data import command as sft_data_command
 from elfrl.scene import SceneFormatError, read_scenes
 from elfrl.scoring import PDMScorer, TrajectoryError
 from elfrl.scoring.config import ScoreConfig
@@ -85,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     scenes_sub = scenes.add_subparsers(dest="scenes_command", required=True)
     generate = scenes_sub.add_parser("generate", help="generate seeded synthetic scenes with images and a summary")
     synth_command.add_arguments(generate)
+    sft_data = sub.add_parser("sft-data", help="SFT rows (trajectory + CoT, driving QA, feedback) from generated scenes")
+    sft_data_command.add_arguments(sft_data)
     return parser
 
 
@@ -96,6 +100,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return score_command(args, console)
         if args.command == "scenes" and args.scenes_command == "generate":
             return synth_command.run(args, console)
+        if args.command == "sft-data":
+            try:
+                return sft_data_command.run(args, console)
+            except (FileNotFoundError, ValueError) as err:  # a missing manifest, scenes without images
+                raise ConfigError(str(err)) from None
     except (ConfigError, SceneFormatError, TrajectoryError, GenerationError) as err:
         console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         return 2

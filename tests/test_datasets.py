@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from elfrl.cli import main
-from elfrl.data.datasets import analytic_feedback, build_sft_data, feedback_rows, load_sft_dataset, trajectory_row
+from elfrl.data.datasets import (
+    analytic_feedback,
+    build_sft_data,
+    feedback_rows,
+    load_sft_dataset,
+    qa_rows,
+    trajectory_row,
+)
 from elfrl.data.labels import gt_poses
 from elfrl.data.output import format_output, parse_output
 from elfrl.scene import read_scenes
@@ -82,6 +89,25 @@ def test_data_moves_with_its_scenes(generated, tmp_path):
     shutil.rmtree(tmp_path / "b" / "scenes")
     with pytest.raises(FileNotFoundError, match="keep the scene directory where it was"):
         load_sft_dataset(tmp_path / "b" / "sft", "train", kinds=["trajectory"])
+
+
+def test_qa_per_scene_rotates_the_questions(generated):
+    (scene,) = read_scenes(next((generated / "scenes").glob("*.json")))
+    every = [r["completion"][0]["content"][0]["text"] for r in qa_rows(scene, "i.png")]
+    one = [r["completion"][0]["content"][0]["text"] for r in qa_rows(scene, "i.png", 1)]
+    two = [r["completion"][0]["content"][0]["text"] for r in qa_rows(scene, "i.png", 2)]
+    assert len(every) == 3 and one == two[:1] and set(two) < set(every) and qa_rows(scene, "i.png", 0) == []
+    with pytest.raises(ValueError, match="between 0 and 3"):
+        qa_rows(scene, "i.png", 4)
+
+
+def test_cli_builds_the_rows(generated, tmp_path, capsys):
+    assert main(["sft-data", "--scenes", str(generated), "--out", str(tmp_path / "sft"), "--qa-per-scene", "1"]) == 0
+    counts = json.loads((tmp_path / "sft" / "counts.json").read_text())
+    assert counts["train"]["qa"] == counts["train"]["trajectory"]
+    assert "SFT rows in" in capsys.readouterr().err
+    assert main(["sft-data", "--scenes", str(tmp_path / "none"), "--out", str(tmp_path / "x")]) == 2
+    assert "elfrl scenes generate" in capsys.readouterr().err
 
 
 def test_errors(generated, tmp_path):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -61,14 +62,24 @@ def trajectory_row(scene: Scene, image: str) -> dict:
     return _row(scene, "trajectory", image, base_messages(base_input(scene)), target_text(cot, gt_poses(scene)))
 
 
-def qa_rows(scene: Scene, image: str) -> list[dict]:
-    """Driving QA from scene facts (stage 1): the closest in-path object, the light, the meta action."""
+QA_KINDS = 3  # questions per scene: the closest in-path object, the light, the meta action
+
+
+def qa_rows(scene: Scene, image: str, per_scene: int = QA_KINDS) -> list[dict]:
+    """Driving QA from scene facts (stage 1): the closest in-path object, the light, the meta action.
+
+    With `per_scene` < 3 the questions rotate over scenes (the first one asked is picked by a CRC of
+    the token), so a dataset still covers every question evenly while its QA share shrinks."""
+    if not 0 <= per_scene <= QA_KINDS:
+        raise ValueError(f"per_scene must be between 0 and {QA_KINDS}, got {per_scene}")
     _, facts = scene_cot(scene)
     qa = [
         ("What is the closest object in your path?", _object_answer(facts)),
         ("What is the traffic light state on your route?", f"Light: {facts.light.state if facts.light else 'none'}."),
         ("Which meta action fits this scene?", f"Meta action: {facts.meta.text}."),
     ]
+    first = zlib.crc32(scene.token.encode()) % QA_KINDS
+    qa = [qa[(first + j) % QA_KINDS] for j in range(per_scene)]
     rows = []
     for question, answer in qa:
         prompt = base_messages(base_input(scene))
@@ -148,13 +159,24 @@ def perturbed_responder(seed: int = 0) -> Responder:
 
 
 def build_sft_data(
-    scene_dir: Path, out_dir: Path, responder: Optional[Responder] = None, scorer: Optional[PDMScorer] = None
+    scene_dir: Path,
+    out_dir: Path,
+    responder: Optional[Responder] = None,
+    scorer: Optional[PDMScorer] = None,
+    qa_per_scene: int = QA_KINDS,
+    progress: Optional[Callable[[], None]] = None,
 ) -> dict:
     """Rows for every scene of a generated dataset (its manifest.jsonl): train.jsonl from the
-    train split, val.jsonl from the test split. Returns counts per split and kind."""
+    train split, val.jsonl from the test split. Returns counts per split and kind.
+
+    Per scene: one trajectory row, `qa_per_scene` QA rows (see `qa_rows`) and one feedback row per
+    parsable answer of `responder` (default: `perturbed_responder`). `progress()` is called once
+    per scene."""
     from elfrl.scene import read_scenes
 
     scene_dir, out_dir = Path(scene_dir), Path(out_dir)
+    if not (scene_dir / "manifest.jsonl").is_file():
+        raise FileNotFoundError(f"{scene_dir / 'manifest.jsonl'} does not exist: generate scenes with `elfrl scenes generate`")
     manifest = [json.loads(line) for line in (scene_dir / "manifest.jsonl").read_text().splitlines() if line]
     if not manifest:
         raise ValueError(f"{scene_dir / 'manifest.jsonl'} lists no scenes")
@@ -169,12 +191,14 @@ def build_sft_data(
                 raise ValueError(f"scene {entry['token']} has no images: generate scenes without --no-images")
             (scene,) = read_scenes(scene_dir / entry["scene"])
             image = os.path.relpath((scene_dir / entry["images"][0]).resolve(), out_dir.resolve())
-            rows = [trajectory_row(scene, image), *qa_rows(scene, image)]
+            rows = [trajectory_row(scene, image), *qa_rows(scene, image, qa_per_scene)]
             rows += feedback_rows(scene, image, responder(scene), scorer)
             for row in rows:
                 files[entry["split"]].write(json.dumps(row) + "\n")
                 split = counts.setdefault(entry["split"], {})
                 split[row["kind"]] = split.get(row["kind"], 0) + 1
+            if progress is not None:
+                progress()
     finally:
         for fh in files.values():
             fh.close()
