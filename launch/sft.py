@@ -14,16 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from elfrl.config import ConfigError, add_config_args, load_config
-from elfrl.training.sft import (
-    SFTStageConfig,
-    build_datasets,
-    build_model,
-    build_trainer,
-    build_training_args,
-    print_summary,
-    student_path,
-    train_and_save,
-)
+from elfrl.training.sft import SFTStageConfig, run_stage
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,15 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    cfg = load_config(SFTStageConfig, args.config, args.overrides)
-    start = student_path(cfg.model, cfg.tiny, cfg.output_dir, cfg.seed)  # writes the tiny student if asked
-    training_args = build_training_args(cfg)  # before the model: ZeRO-3 partitions weights while they load
-    model, processor = build_model(start)
-    train, val = build_datasets(cfg.dataset, cfg.kinds)
-    trainer = build_trainer(training_args, model, processor, train, val)
-    report = train_and_save(trainer, cfg.output_dir, cfg.kinds)
-    if trainer.is_world_process_zero():
-        print_summary(report)
+    run_stage(load_config(SFTStageConfig, args.config, args.overrides))
 
 
 if __name__ == "__main__":

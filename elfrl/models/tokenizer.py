@@ -4,8 +4,10 @@ Real checkpoints bring their own tokenizer; this one exists so the tiny InternVL
 models have a vocabulary that looks like theirs where it matters: the same special tokens
 under the same names (the processors read `tokenizer.context_image_token`,
 `tokenizer.image_token`, ...), a chat template of the same shape, left padding, and a
-vocabulary small enough (~600) for fast tests but trained on driving text, so answers like
-`<think>...</think><answer>[[1.23, -0.45, 0.01], ...]</answer>` tokenize compactly.
+vocabulary small enough (~1000) for fast tests but trained on driving text and on the student's own
+prompt wording (elfrl.data.prompts), so prompts compress about as well as a real tokenizer
+compresses English and answers like `<think>...</think><answer>[[1.23, -0.45, 0.01], ...]</answer>`
+tokenize compactly. Sequence length is what a CPU step costs (attention is quadratic in it).
 Recipe: `reference/offline_models.md` §2a.
 
 Training is deterministic: a fixed corpus (the pose lines come from a seeded generator) and
@@ -21,7 +23,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, 
 from transformers import PreTrainedTokenizerFast
 
 Family = Literal["internvl", "qwen3_vl"]
-VOCAB_SIZE = 640
+VOCAB_SIZE = 1024
 
 # Shared by both families (Qwen2/Qwen3 text models). Order fixes the ids: <|endoftext|> is 0.
 BASE_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -102,7 +104,9 @@ def _pose_lines(n: int, seed: int = 0) -> list[str]:
 
 
 def _corpus() -> list[str]:
-    return _PHRASES * 4 + _pose_lines(200)
+    from elfrl.data.prompts import OUTPUT_INSTRUCTION, REFINE_INSTRUCTION, SYSTEM_PROMPT
+
+    return _PHRASES * 4 + [SYSTEM_PROMPT, OUTPUT_INSTRUCTION, REFINE_INSTRUCTION] * 4 + _pose_lines(200)
 
 
 def train_bpe(vocab_size: int = VOCAB_SIZE) -> Tokenizer:

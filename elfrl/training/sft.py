@@ -237,6 +237,19 @@ def build_trainer(
     return SFTTrainer(model=model, args=args, train_dataset=train, eval_dataset=val, processing_class=processor)
 
 
+def run_stage(cfg: SFTStageConfig) -> SFTReport:
+    """The whole recipe of `launch/sft.py` for one stage config; returns its report (metrics.json)."""
+    start = student_path(cfg.model, cfg.tiny, cfg.output_dir, cfg.seed)  # writes the tiny student if asked
+    training_args = build_training_args(cfg)  # before the model: ZeRO-3 partitions weights while they load
+    model, processor = build_model(start)
+    train, val = build_datasets(cfg.dataset, cfg.kinds)
+    trainer = build_trainer(training_args, model, processor, train, val)
+    report = train_and_save(trainer, cfg.output_dir, cfg.kinds)
+    if trainer.is_world_process_zero():
+        print_summary(report)
+    return report
+
+
 # --- loop and cleanup ------------------------------------------------------------------------
 
 
