@@ -1,13 +1,16 @@
 """`make demo`: score the embedded sample scenes with PDMS v1.1 and EPDMS v2, generate a few
-synthetic scenes with camera images, and write a report.
+synthetic scenes with camera images, fine-tune the tiny student (SFT stages 1 and 2) on generated
+scenes and evaluate it on held-out ones, and write a report.
 
 The sample is 12 synthetic NAVSIM scenes (straight, curve, intersection, carpark) x 8 candidate
 trajectories, with the official NAVSIM scores stored beside them, so the demo also shows parity.
 Then one scene of each synthetic family is generated (outputs/demo/synth) and its expert,
 PDM-Closed reference and a constant-velocity baseline are drawn in a BEV figure.
-Later stages (SFT, GRPO with teacher feedback) grow this into the full pipeline.
+Then `elfrl.training.pipeline` generates 1200 scenes, builds SFT rows, runs the two demo SFT
+configs and evaluates the random, stage-1 and stage-2 students (`sft_eval.json`, a table).
+GRPO with teacher feedback comes next.
 
-    python -m elfrl.demo [--out outputs/demo]
+    python -m elfrl.demo [--out outputs/demo] [--smoke]
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ def _synthetic_section(out: Path, console: Console) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="outputs/demo", help="folder for results.json, report.md, scores.png")
+    parser.add_argument("--smoke", action="store_true", help="a dozen scenes and 2 SFT steps (seconds; for tests)")
+    parser.add_argument("--no-sft", action="store_true", help="only the scoring and synthetic-scene sections")
     args = parser.parse_args(argv)
     console = Console()
     out = Path(args.out)
@@ -141,6 +146,11 @@ def main(argv=None) -> int:
     lines += ["", "![scores](scores.png)", ""]
     lines += _synthetic_section(out, console)
     (out / "report.md").write_text("\n".join(lines))
+    if not args.no_sft:
+        from elfrl.training.pipeline import FULL, SMOKE, report_lines, run_sft_pipeline
+
+        lines += report_lines(run_sft_pipeline(out, SMOKE if args.smoke else FULL, console))
+        (out / "report.md").write_text("\n".join(lines))
     console.print(
         f"[bold]{n} candidates[/bold]: mean PDMS v1.1 {sum(v1_all) / n:.3f}, mean EPDMS v2 {sum(v2_all) / n:.3f}, "
         f"{len(mismatches)} sub-metric mismatches vs official NAVSIM"

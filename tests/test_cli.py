@@ -85,7 +85,7 @@ def test_shipped_score_config(small_fixture, tmp_path):
 
 def test_console_script_and_demo(tmp_path):
     run = subprocess.run(
-        [sys.executable, "-m", "elfrl.demo", "--out", str(tmp_path / "demo")],
+        [sys.executable, "-m", "elfrl.demo", "--out", str(tmp_path / "demo"), "--smoke"],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
@@ -94,7 +94,12 @@ def test_console_script_and_demo(tmp_path):
     assert "0 sub-metric mismatches" in run.stdout
     for name in ("results.json", "report.md", "scores.png"):
         assert (tmp_path / "demo" / name).stat().st_size > 0
-    assert "96/96 candidates identical" in (tmp_path / "demo" / "report.md").read_text()
+    report = (tmp_path / "demo" / "report.md").read_text()
+    assert "96/96 candidates identical" in report and "## The tiny student: SFT on synthetic scenes" in report
+    evaluation = json.loads((tmp_path / "demo" / "sft_eval.json").read_text())["evaluation"]
+    assert list(evaluation) == ["tiny student (random)", "sft_stage1", "sft_stage2"]
+    assert all(0.0 <= r["answers"]["parsable"] <= 1.0 for r in evaluation.values())
+    assert "the tiny student on" in run.stdout
 
 
 def test_score_needs_candidates(tmp_path, capsys):

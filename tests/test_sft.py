@@ -114,6 +114,27 @@ def test_stage2_demo_config_smoke(stage1_out, sft_data, tmp_path):
     _check_run(tmp_path, stage1_out / "final", ["trajectory", "feedback"])
 
 
+# The real-scale stage configs, two steps on the CPU: only what needs a GPU, DeepSpeed or a real checkpoint
+# is overridden; batch sizes, schedule, gradient checkpointing and the rest run as written.
+CPU = ["bf16=false", "use_cpu=true", "deepspeed=null", "save_steps=null"]
+
+
+def test_stage1_config_smoke(sft_data, tmp_path):
+    overrides = [*CPU, "model=null", "tiny=true"]
+    recipe.main(["--config", str(CONFIGS / "sft_stage1.yaml"), *_smoke(sft_data, tmp_path), *_sets(overrides)])
+    _check_run(tmp_path, tmp_path / "tiny_student", ["trajectory", "qa"])
+
+
+def test_stage2_config_smoke(stage1_out, sft_data, tmp_path):
+    overrides = [*CPU, f"model={stage1_out / 'final'}"]
+    recipe.main(["--config", str(CONFIGS / "sft_stage2.yaml"), *_smoke(sft_data, tmp_path), *_sets(overrides)])
+    _check_run(tmp_path, stage1_out / "final", ["trajectory", "feedback"])
+
+
+def _sets(overrides: list[str]) -> list[str]:
+    return [arg for s in overrides for arg in ("--set", s)]
+
+
 def test_select_kinds_keeps_only_the_wanted_rows(sft_data):
     from datasets import Dataset, Image as ImageFeature, Sequence
 
