@@ -1,4 +1,4 @@
-"""Shared fixtures: the golden NAVSIM scoring fixtures shipped with the tests."""
+"""Shared fixtures: the golden NAVSIM scoring fixtures shipped with the tests, a small generated scene set."""
 
 from pathlib import Path
 
@@ -24,3 +24,14 @@ def scorer():
     from elfrl.scoring import PDMScorer
 
     return PDMScorer()
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory):
+    """6 generated scenes with images (stopped lead, lane follow, curve): manifest, packs, front images."""
+    from elfrl.cli import main
+
+    out = tmp_path_factory.mktemp("gen") / "scenes"
+    args = ["scenes", "generate", "--n", "6", "--seed", "9", "--out", str(out), "--workers", "1"]
+    assert main(args + ["--families", "stopped_lead,lane_follow,curve"]) == 0
+    return out

@@ -21,12 +21,6 @@ from elfrl.scene import read_scenes
 from elfrl.scoring import PDMScorer
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gen") / "scenes"
-    args = ["scenes", "generate", "--n", "6", "--seed", "9", "--out", str(out), "--workers", "1"]
-    assert main(args + ["--families", "stopped_lead,lane_follow,curve"]) == 0
-    return out
 
 
 def test_trajectory_row_targets_the_ground_truth(generated):

@@ -13,12 +13,6 @@ from elfrl.data.output import format_output
 from elfrl.training.sft_eval import FAST_FACTOR, evaluate_answers, evaluate_feedback_direction, held_out
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gen") / "scenes"
-    args = ["scenes", "generate", "--n", "6", "--seed", "4", "--out", str(out), "--workers", "1"]
-    assert main(args + ["--families", "stopped_lead,lane_follow,curve"]) == 0
-    return out
 
 
 def ground_truth(scenes):
