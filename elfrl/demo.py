@@ -6,7 +6,7 @@ The sample is 12 synthetic NAVSIM scenes (straight, curve, intersection, carpark
 trajectories, with the official NAVSIM scores stored beside them, so the demo also shows parity.
 Then one scene of each synthetic family is generated (outputs/demo/synth) and its expert,
 PDM-Closed reference and a constant-velocity baseline are drawn in a BEV figure.
-Then `elfrl.training.pipeline` generates 1200 scenes, builds SFT rows, runs the two demo SFT
+Then `elfrl.training.pipeline` generates 1600 scenes, builds SFT rows, runs the two demo SFT
 configs and evaluates the random, stage-1 and stage-2 students (`sft_eval.json`, a table).
 GRPO with teacher feedback comes next.
 

@@ -327,6 +327,19 @@ def _light(scene: Scene, route: Path, s_ego: float) -> Optional[LightFact]:
     return LightFact(lane_connector_id=lane_id, state=state, distance=distance)
 
 
+def agent_positions(scene: Scene) -> dict[str, tuple[str, float, float]]:
+    """Every agent present now: id -> (type, metres ahead along the route, lateral offset from the ego, left +),
+    measured as the CoT measures its key objects (for the teacher's safety analysis)."""
+    route = extended_path(ego_centerline(scene))
+    (s_ego,), (d_ego,) = route.project(np.zeros((1, 2)))
+    tr = _tracks(scene, route, s_ego)
+    return {
+        agent.id: (agent.type, float(tr.s[0, a]), float(tr.d[0, a] - d_ego))
+        for a, agent in enumerate(scene.agents)
+        if tr.present[0, a]
+    }
+
+
 def scene_cot(scene: Scene, poses=None) -> tuple[str, CotFacts]:
     """The CoT text and the facts behind it (for QA generation)."""
     facts = scene_facts(scene, poses)

@@ -36,7 +36,7 @@ class PipelineSize:
     eval_limit: Optional[int]  # held-out scenes evaluated per stage (None: the whole test split)
 
 
-FULL = PipelineSize(scenes=1200, qa_per_scene=1, overrides=(), eval_limit=None)
+FULL = PipelineSize(scenes=1600, qa_per_scene=1, overrides=(), eval_limit=100)
 SMOKE = PipelineSize(scenes=12, qa_per_scene=1, overrides=("max_steps=2", "eval_steps=null", "logging_steps=1"),
                      eval_limit=4)
 
