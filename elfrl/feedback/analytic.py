@@ -70,7 +70,7 @@ def build_case(scene: Scene, response: str, poses, scores: VersionScores, i: int
     positions = agent_positions(scene)
     named = {a for a in (scores.nc_agent[i], scores.ttc_agent[i]) if a is not None and a in positions}
     m = {k: float(v[i]) for k, v in scores.metrics.items()}
-    step_time = lambda step: float(step) * STEP_S if step >= 0 else None  # noqa: E731
+    step_time = lambda step: round(float(step) * STEP_S, 2) if step >= 0 else None  # noqa: E731
     return FailureCase(
         case_id=case_id,
         token=scene.token,
@@ -81,16 +81,16 @@ def build_case(scene: Scene, response: str, poses, scores: VersionScores, i: int
         gt_poses=[tuple(p) for p in np.round(gt, 2).tolist()],
         scores=SubScores(
             score=m["score"], nc=m["nc"], dac=m["dac"], ddc=m["ddc"], ttc=m["ttc"], ep=m["ep"], comfort=m["c"],
-            progress_m=float(scores.progress_m[i]), normaliser_m=float(scores.normaliser_m[i]),
+            progress_m=round(float(scores.progress_m[i]), 2), normaliser_m=round(float(scores.normaliser_m[i]), 2),
             nc_time_s=step_time(scores.nc_step[i]), nc_agent=scores.nc_agent[i],
             ttc_time_s=step_time(scores.ttc_step[i]), ttc_agent=scores.ttc_agent[i],
-            dac_time_s=step_time(scores.dac_step[i]), ddc_m=float(scores.ddc_m[i]),
+            dac_time_s=step_time(scores.dac_step[i]), ddc_m=round(float(scores.ddc_m[i]), 2),
             comfort_failed=list(scores.comfort_failed[i]),
         ),
         correct_meta=_pair(scene_meta_action(scene)),
         predicted_meta=_pair(scene_meta_action(scene, poses)),
         objects=check_objects(response, [("cipo1", facts.cipo1), ("cipo2", facts.cipo2)]),
-        agents=[AgentState(id=a, type=positions[a][0], ahead_m=positions[a][1], lateral_m=positions[a][2])
+        agents=[AgentState(id=a, type=positions[a][0], ahead_m=round(positions[a][1], 2), lateral_m=round(positions[a][2], 2))
                 for a in sorted(named)],
         road_side=_road_side(scene, poses, scores.dac_step[i]) if m["dac"] == 0.0 else None,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,11 +24,12 @@ SafetyMetric = Literal["nc", "dac", "ddc", "ttc", "tlc"]
 ObjectRole = Literal["cipo1", "cipo2", "interaction"]
 ObjectIssue = Literal["correct", "missing", "wrong_position", "spurious"]
 LateralAction = Literal["keep", "move left", "move right"]
-Pose = tuple[float, float, float]
+Coordinate = Annotated[float, Field(ge=-1e4, le=1e4)]  # metres or radians; finite and bounded
+Pose = tuple[Coordinate, Coordinate, Coordinate]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --- the report ----------------------------------------------------------------------------
