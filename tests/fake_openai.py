@@ -80,6 +80,25 @@ class FakeOpenAI:
 
 
 @contextmanager
+def serve(app):
+    """Serve any ASGI app with uvicorn on a free loopback port; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
 def fake_openai(mode: str = "good", delay_s: float = 0.0):
     server = FakeOpenAI(mode, delay_s).start()
     try:
