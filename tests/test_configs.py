@@ -7,6 +7,7 @@ import pytest
 from elfrl.config import load_config
 from elfrl.scoring.config import ScoreConfig
 from elfrl.training.sft import SFTStageConfig
+from teachers.config import TeacherConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # Keyed by the path under configs/, so a demo config may share its stage config's file name.
@@ -16,6 +17,7 @@ STAGE_CONFIGS = {
     "sft_stage2.yaml": SFTStageConfig,
     "demo/sft_stage1.yaml": SFTStageConfig,
     "demo/sft_stage2.yaml": SFTStageConfig,
+    "teacher.yaml": TeacherConfig,
 }
 
 

@@ -121,3 +121,25 @@ def test_repair_is_safe():
         parse_report(text[: len(text) // 2])  # truncated: never guessed
     with pytest.raises(ReportParseError, match="empty"):
         parse_report("  ")
+
+
+def test_local_transformers_backend_runs_the_tiny_qwen3_vl(tmp_path):
+    from elfrl.models import build_tiny_teacher
+    from teachers.config import TransformersBackendConfig
+
+    model = build_tiny_teacher(tmp_path / "teacher")
+    config = TeacherConfig(backend="transformers",
+                           transformers=TransformersBackendConfig(model=model, max_new_tokens=16, max_attempts=2))
+    svc = TeacherService(config)
+    (result,) = run(svc, [cases(1)[0].model_copy(update={"image": PIXEL})])
+    # random weights write no JSON: the backend ran the model twice, then the analytic report stands in
+    assert result.fallback and "transformers backend gave up after 2 attempts" in result.error
+    assert counter(svc, "teacher_backend_errors_total", kind="gave_up") == 1
+
+
+def test_transformers_backend_needs_a_model():
+    from teachers.backends import TransformersBackend
+    from teachers.config import TransformersBackendConfig
+
+    with pytest.raises(ValueError, match="transformers.model"):
+        TransformersBackend(TransformersBackendConfig())

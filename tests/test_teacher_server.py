@@ -116,3 +116,36 @@ def test_fuzzed_requests_never_get_a_5xx(client, body):
     assert response.status_code in (200, 413, 422), response.text
     if response.status_code != 200:
         assert response.json()["error"]["message"]
+
+
+def test_server_command_serves_the_config(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.fake_openai import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "teachers.server", "--config", "configs/teacher.yaml", "--port", str(port),
+         "--set", f"cache_dir={tmp_path / 'cache'}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.poll() else ""
+                time.sleep(0.2)
+        assert health.json()["backend"] == "analytic"
+        reply = httpx.post(f"http://127.0.0.1:{port}/v1/reports", json={"cases": [EXAMPLE_CASE]}, timeout=30)
+        assert reply.status_code == 200 and reply.json()["reports"][0]["case_id"] == "example-0"
+        assert any((tmp_path / "cache").rglob("*.json"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
