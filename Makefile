@@ -21,6 +21,7 @@ demo: install
 
 bench: install
 	$(PY) benchmarks/scorer.py
+	$(PY) benchmarks/teacher.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
