@@ -16,10 +16,15 @@ import logging
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from elfrl.models import load_student
-from elfrl.training.sft_eval import evaluate_answers, evaluate_feedback_direction, model_responder
+from elfrl.training.sft_eval import (
+    HeldOut,
+    evaluate_answers,
+    evaluate_feedback_direction,
+    evaluation_table,
+    model_responder,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,28 +44,15 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     model, processor = load_student(args.model)
     respond = model_responder(model, processor)
-    common = dict(scene_dir=args.scenes, split=args.split, limit=args.limit, batch_size=args.batch_size)
-    result = {"model": str(args.model), "answers": evaluate_answers(respond, **common)}
+    held = HeldOut.load(args.scenes, args.split, args.limit)
+    result = {"model": str(args.model), "answers": evaluate_answers(respond, held, args.batch_size)}
     if not args.no_feedback:
-        result["feedback"] = evaluate_feedback_direction(respond, **common)
-    print_table(result)
+        result["feedback"] = evaluate_feedback_direction(respond, held, args.batch_size)
+    Console().print(evaluation_table({str(args.model): result}))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     return result
-
-
-def print_table(result: dict, console: Console | None = None) -> None:
-    answers = result["answers"]
-    table = Table(title=f"SFT student on {answers['scenes']} held-out scenes", show_header=False)
-    table.add_row("parsable answers", f"{answers['parsable']:.1%}")
-    table.add_row("mean PDMS v1.1 (unparsable = 0)", f"{answers['pdms']:.3f}")
-    table.add_row("constant velocity / expert", f"{answers['constant_velocity_pdms']:.3f} / {answers['expert_pdms']:.3f}")
-    if "feedback" in result:
-        fb = result["feedback"]
-        table.add_row("feedback cases (too fast)", str(fb["cases"]))
-        table.add_row("refinements that slow down as asked", f"{fb['followed']:.1%} (parsable {fb['parsable']:.1%})")
-    (console or Console()).print(table)
 
 
 if __name__ == "__main__":

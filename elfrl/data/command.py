@@ -24,15 +24,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    manifest = args.scenes / "manifest.jsonl"
+    build_rows(args.scenes, args.out, args.qa_per_scene, args.seed, console)
+    return 0
+
+
+def build_rows(scenes: Path, out: Path, qa_per_scene: int = QA_KINDS, seed: int = 0,
+               console: Console | None = None) -> dict:
+    """`build_sft_data` with a progress bar and a count table; returns the counts."""
+    console = console or Console(stderr=True)
+    manifest = scenes / "manifest.jsonl"
     total = sum(1 for line in manifest.read_text().splitlines() if line) if manifest.is_file() else None
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("building SFT rows", total=total)
-        counts = build_sft_data(
-            args.scenes, args.out, responder=perturbed_responder(args.seed), qa_per_scene=args.qa_per_scene,
-            progress=lambda: progress.advance(task),
-        )
-    table = Table(title=f"SFT rows in {args.out}")
+        counts = build_sft_data(scenes, out, responder=perturbed_responder(seed), qa_per_scene=qa_per_scene,
+                                progress=lambda: progress.advance(task))
+    table = Table(title=f"SFT rows in {out}")
     kinds = sorted({k for split in counts.values() for k in split})
     table.add_column("split")
     for kind in kinds:
@@ -41,4 +47,4 @@ def run(args: argparse.Namespace, console: Console) -> int:
         table.add_row(f"{split} ({file})", *(str(counts.get(split, {}).get(k, 0)) for k in kinds))
     console.print(table)
     console.print(f"counts: {json.dumps(counts)}")
-    return 0
+    return counts

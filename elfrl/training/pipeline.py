@@ -14,15 +14,21 @@ from pathlib import Path
 from typing import Optional
 
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
 from elfrl.config import load_config
-from elfrl.data.datasets import build_sft_data
+from elfrl.data.command import build_rows
 from elfrl.models import load_student
 from elfrl.synth.command import generate_dataset, print_summary
 from elfrl.training.sft import FINAL_DIR, TINY_DIR, SFTStageConfig, run_stage
-from elfrl.training.sft_eval import evaluate_answers, evaluate_feedback_direction, model_responder
+from elfrl.training.sft_eval import (
+    EVALUATION_COLUMNS,
+    HeldOut,
+    evaluate_answers,
+    evaluate_feedback_direction,
+    evaluation_rows,
+    evaluation_table,
+    model_responder,
+)
 
 DEMO_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "demo"
 SCENE_SEED = 1  # the demo's scenes; tests use other seeds
@@ -52,10 +58,7 @@ def run_sft_pipeline(out: Path, size: PipelineSize = FULL, console: Optional[Con
     print_summary(console, summary, scenes)
 
     console.rule("SFT rows")
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("building SFT rows", total=size.scenes)
-        counts = build_sft_data(scenes, data, qa_per_scene=size.qa_per_scene, progress=lambda: progress.advance(task))
-    console.print(f"SFT rows: {json.dumps(counts)}")
+    counts = build_rows(scenes, data, size.qa_per_scene, console=console)
 
     reports, models = {}, {}
     for stage, start in (("sft_stage1", None), ("sft_stage2", out / "sft_stage1" / FINAL_DIR)):
@@ -69,13 +72,14 @@ def run_sft_pipeline(out: Path, size: PipelineSize = FULL, console: Optional[Con
     models = {"tiny student (random)": out / "sft_stage1" / TINY_DIR, **models}
 
     console.rule("held-out evaluation")
+    held = HeldOut.load(scenes, limit=size.eval_limit)  # loaded once for every student
     results = {}
     for name, path in models.items():
         model, processor = load_student(path)
         respond = model_responder(model, processor)
         results[name] = {
-            "answers": evaluate_answers(respond, scenes, limit=size.eval_limit),
-            "feedback": evaluate_feedback_direction(respond, scenes, limit=size.eval_limit),
+            "answers": evaluate_answers(respond, held),
+            "feedback": evaluate_feedback_direction(respond, held),
         }
     result = {"counts": counts, "stages": reports, "evaluation": results}
     (out / "sft_eval.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -83,30 +87,12 @@ def run_sft_pipeline(out: Path, size: PipelineSize = FULL, console: Optional[Con
     return result
 
 
-def evaluation_table(results: dict) -> Table:
-    first = next(iter(results.values()))["answers"]
-    table = Table(title=f"the tiny student on {first['scenes']} held-out scenes")
-    for col in ("model", "parsable", "mean PDMS", "feedback followed"):
-        table.add_column(col, justify="left" if col == "model" else "right")
-    for name, r in results.items():
-        a, fb = r["answers"], r["feedback"]
-        table.add_row(name, f"{a['parsable']:.1%}", f"{a['pdms']:.3f}", f"{fb['followed']:.1%} of {fb['cases']}")
-    table.add_row("constant velocity", "", f"{first['constant_velocity_pdms']:.3f}", "", style="dim")
-    table.add_row("expert (logged)", "", f"{first['expert_pdms']:.3f}", "", style="dim")
-    return table
-
-
 def report_lines(result: dict) -> list[str]:
     """The pipeline's section of report.md."""
-    lines = ["## The tiny student: SFT on synthetic scenes", "",
-             "| model | parsable | mean PDMS v1.1 | refinements that slow down when told |", "|---|---|---|---|"]
-    first = None
-    for name, r in result["evaluation"].items():
-        a, fb = r["answers"], r["feedback"]
-        first = first or a
-        lines.append(f"| {name} | {a['parsable']:.1%} | {a['pdms']:.3f} | {fb['followed']:.1%} of {fb['cases']} |")
-    lines += [f"| constant velocity | | {first['constant_velocity_pdms']:.3f} | |",
-              f"| expert (logged) | | {first['expert_pdms']:.3f} | |", ""]
+    lines = ["## The tiny student: SFT on synthetic scenes", "", "| " + " | ".join(EVALUATION_COLUMNS) + " |",
+             "|---|---|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in evaluation_rows(result["evaluation"])]
+    lines.append("")
     for stage, rep in result["stages"].items():
         lines.append(f"- {stage}: {rep['steps']} steps in {rep['seconds']:.0f} s on {rep['train_rows']} rows "
                      f"({' + '.join(rep['kinds'])}), eval loss {rep['eval_loss']:.3f}; loss curve `{stage}/loss_curve.png`")
