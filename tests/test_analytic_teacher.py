@@ -73,3 +73,17 @@ def test_report_schema_round_trips_and_rejects_junk(stopped_lead):
     # the cache key ignores the case id but not the content
     assert case.model_copy(update={"case_id": "other"}).content_key() == case.content_key()
     assert case.model_copy(update={"response": "x"}).content_key() != case.content_key()
+
+
+def test_a_shared_scene_context_gives_the_same_case(stopped_lead):
+    from elfrl.feedback.analytic import SceneContext
+
+    scorer = PDMScorer()
+    gt = gt_poses(stopped_lead)
+    cands = np.stack([gt * [1.5, 1, 1], gt + np.arange(1, 9)[:, None] / 8 * [0.0, 6.0, 0.0]])
+    scores = scorer.score(stopped_lead, cands, ("v1",)).pdms_v1
+    context = SceneContext.of(stopped_lead)
+    for i, poses in enumerate(cands):
+        text = format_output(scene_cot(stopped_lead, poses)[0], poses)
+        alone = build_case(stopped_lead, text, poses, scores, i, f"c{i}")
+        assert build_case(stopped_lead, text, poses, scores, i, f"c{i}", context=context) == alone

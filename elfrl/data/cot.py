@@ -259,13 +259,18 @@ def _interactions(tr: _Tracks, types: list[str], ego_path: Path, radius: float, 
     return found
 
 
+def _route_tracks(scene: Scene) -> tuple[Path, float, float, _Tracks]:
+    """The ego's route, the ego's arc length and lateral offset on it, and the agents' tracks."""
+    route = extended_path(ego_centerline(scene))
+    (s_ego,), (d_ego,) = route.project(np.zeros((1, 2)))
+    return route, float(s_ego), float(d_ego), _tracks(scene, route, s_ego)
+
+
 def scene_facts(scene: Scene, poses=None) -> CotFacts:
     """The CoT facts of a scene; `poses` [8, 3] is the ground truth (default: the logged human trajectory)."""
     poses = gt_poses(scene) if poses is None else np.asarray(poses, dtype=np.float64)
     meta = scene_meta_action(scene, poses)  # validates the poses
-    route = extended_path(ego_centerline(scene))
-    (s_ego,), (d_ego,) = route.project(np.zeros((1, 2)))
-    tr = _tracks(scene, route, s_ego)
+    route, s_ego, d_ego, tr = _route_tracks(scene)
     types = [a.type for a in scene.agents]
 
     def fact(a: int) -> dict:
@@ -330,9 +335,7 @@ def _light(scene: Scene, route: Path, s_ego: float) -> Optional[LightFact]:
 def agent_positions(scene: Scene) -> dict[str, tuple[str, float, float]]:
     """Every agent present now: id -> (type, metres ahead along the route, lateral offset from the ego, left +),
     measured as the CoT measures its key objects (for the teacher's safety analysis)."""
-    route = extended_path(ego_centerline(scene))
-    (s_ego,), (d_ego,) = route.project(np.zeros((1, 2)))
-    tr = _tracks(scene, route, s_ego)
+    _, _, d_ego, tr = _route_tracks(scene)
     return {
         agent.id: (agent.type, float(tr.s[0, a]), float(tr.d[0, a] - d_ego))
         for a, agent in enumerate(scene.agents)

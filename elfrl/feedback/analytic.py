@@ -18,11 +18,12 @@ Correction rules (documented in the README, "Teacher"):
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from elfrl.data.cot import ObjectFact, agent_positions, scene_cot
+from elfrl.data.cot import CotFacts, ObjectFact, agent_positions, scene_cot
 from elfrl.data.labels import MetaAction, ego_centerline, extended_path, gt_poses, scene_meta_action
 from elfrl.data.prompts import base_input
 from elfrl.feedback.report import (
@@ -41,6 +42,7 @@ from elfrl.feedback.report import (
     SubScores,
     ThinkAnalysis,
 )
+from elfrl.planning.paths import Path
 from elfrl.scene.schema import Scene
 from elfrl.scoring import VersionScores
 
@@ -61,14 +63,29 @@ _OBJECT = re.compile(
 # --- cases (where the scene is) -------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SceneContext:
+    """What every case of one scene shares: the ground truth, its CoT facts (key objects, correct meta
+    action), where each agent is now, and the route. Build it once per scene for many cases."""
+
+    gt: np.ndarray
+    facts: CotFacts
+    positions: dict[str, tuple[str, float, float]]
+    route: Path
+
+    @classmethod
+    def of(cls, scene: Scene) -> "SceneContext":
+        _, facts = scene_cot(scene)
+        return cls(gt_poses(scene), facts, agent_positions(scene), extended_path(ego_centerline(scene)))
+
+
 def build_case(scene: Scene, response: str, poses, scores: VersionScores, i: int, case_id: str,
-               image: Optional[str] = None) -> FailureCase:
-    """The failure case of candidate i of `scores` (PDMS v1.1 of the scene's candidates)."""
+               image: Optional[str] = None, context: Optional[SceneContext] = None) -> FailureCase:
+    """The failure case of candidate i of `scores` (PDMS v1.1 of the scene's candidates); pass the
+    scene's `context` when building several cases of one scene."""
+    ctx = context or SceneContext.of(scene)
     poses = np.asarray(poses, dtype=np.float64)
-    gt = gt_poses(scene)
-    _, facts = scene_cot(scene)
-    positions = agent_positions(scene)
-    named = {a for a in (scores.nc_agent[i], scores.ttc_agent[i]) if a is not None and a in positions}
+    named = {a for a in (scores.nc_agent[i], scores.ttc_agent[i]) if a is not None and a in ctx.positions}
     m = {k: float(v[i]) for k, v in scores.metrics.items()}
     step_time = lambda step: round(float(step) * STEP_S, 2) if step >= 0 else None  # noqa: E731
     return FailureCase(
@@ -78,7 +95,7 @@ def build_case(scene: Scene, response: str, poses, scores: VersionScores, i: int
         base_input=base_input(scene),
         response=response,
         poses=[tuple(p) for p in np.round(poses, 2).tolist()],
-        gt_poses=[tuple(p) for p in np.round(gt, 2).tolist()],
+        gt_poses=[tuple(p) for p in np.round(ctx.gt, 2).tolist()],
         scores=SubScores(
             score=m["score"], nc=m["nc"], dac=m["dac"], ddc=m["ddc"], ttc=m["ttc"], ep=m["ep"], comfort=m["c"],
             progress_m=round(float(scores.progress_m[i]), 2), normaliser_m=round(float(scores.normaliser_m[i]), 2),
@@ -87,12 +104,12 @@ def build_case(scene: Scene, response: str, poses, scores: VersionScores, i: int
             dac_time_s=step_time(scores.dac_step[i]), ddc_m=round(float(scores.ddc_m[i]), 2),
             comfort_failed=list(scores.comfort_failed[i]),
         ),
-        correct_meta=_pair(scene_meta_action(scene)),
+        correct_meta=_pair(ctx.facts.meta),
         predicted_meta=_pair(scene_meta_action(scene, poses)),
-        objects=check_objects(response, [("cipo1", facts.cipo1), ("cipo2", facts.cipo2)]),
-        agents=[AgentState(id=a, type=positions[a][0], ahead_m=round(positions[a][1], 2), lateral_m=round(positions[a][2], 2))
-                for a in sorted(named)],
-        road_side=_road_side(scene, poses, scores.dac_step[i]) if m["dac"] == 0.0 else None,
+        objects=check_objects(response, [("cipo1", ctx.facts.cipo1), ("cipo2", ctx.facts.cipo2)]),
+        agents=[AgentState(id=a, type=ctx.positions[a][0], ahead_m=round(ctx.positions[a][1], 2),
+                           lateral_m=round(ctx.positions[a][2], 2)) for a in sorted(named)],
+        road_side=_road_side(ctx.route, poses, scores.dac_step[i]) if m["dac"] == 0.0 else None,
     )
 
 
@@ -130,9 +147,8 @@ def check_objects(response: str, truths: list[tuple[str, Optional[ObjectFact]]])
     return checks
 
 
-def _road_side(scene: Scene, poses: np.ndarray, dac_step: int) -> Optional[str]:
+def _road_side(route: Path, poses: np.ndarray, dac_step: int) -> str:
     """The side of the route the trajectory is on when it first leaves the drivable area."""
-    route = extended_path(ego_centerline(scene))
     t = max(float(dac_step), 5.0) * STEP_S  # the first pose is at 0.5 s
     times = np.arange(1, 9) * 0.5
     point = np.array([[np.interp(t, times, poses[:, 0]), np.interp(t, times, poses[:, 1])]])

@@ -13,7 +13,7 @@ from elfrl.data.cot import scene_cot
 from elfrl.data.labels import gt_poses
 from elfrl.data.output import format_output
 from elfrl.data.prompts import DEFAULT_TAU
-from elfrl.feedback.analytic import build_case
+from elfrl.feedback.analytic import SceneContext, build_case
 from elfrl.feedback.report import FailureCase
 from elfrl.scene import read_scenes
 from elfrl.scene.schema import Scene
@@ -38,12 +38,12 @@ def scene_failure_cases(scene: Scene, scorer: PDMScorer, tau: float = DEFAULT_TA
     variants = perturbations(scene)
     names, poses = list(variants), np.stack(list(variants.values()))
     scores = scorer.score(scene, poses, ("v1",)).pdms_v1
-    cases = []
+    cases, context = [], SceneContext.of(scene)
     for i, name in enumerate(names):
         if scores.score[i] >= tau:
             continue
         response = format_output(scene_cot(scene, poses[i])[0], poses[i])
-        cases.append(build_case(scene, response, poses[i], scores, i, f"{scene.token}/{name}"))
+        cases.append(build_case(scene, response, poses[i], scores, i, f"{scene.token}/{name}", context=context))
     return cases
 
 
