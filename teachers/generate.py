@@ -73,10 +73,8 @@ async def generate(cases: list[FailureCase], out: Path, server: Optional[str], c
     console.print(f"{len(cases)} cases, {len(done)} already in {out}, {len(todo)} to do")
     if server:
         teacher = TeacherClient(server, token=os.environ.get("ELFRL_TEACHER_TOKEN") or None, batch_size=batch_size)
-        answer = teacher.reports
     else:
         teacher = TeacherService(config or TeacherConfig())
-        answer = teacher.reports
     counts = {"written": 0, "fallback": 0, "cached": 0}
     start = time.perf_counter()
     columns = [TextColumn("reports"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
@@ -84,7 +82,7 @@ async def generate(cases: list[FailureCase], out: Path, server: Optional[str], c
         with Progress(*columns, console=console) as progress, open(out, "a") as fh:
             task = progress.add_task("reports", total=len(todo))
             for i in range(0, len(todo), batch_size):
-                results = await answer(todo[i : i + batch_size])
+                results = await teacher.reports(todo[i : i + batch_size])
                 fh.write("".join(r.model_dump_json() + "\n" for r in results))
                 fh.flush()
                 counts["written"] += len(results)

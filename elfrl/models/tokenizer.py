@@ -22,6 +22,8 @@ from typing import Literal
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from elfrl.data.prompts import OUTPUT_INSTRUCTION, REFINE_INSTRUCTION, SYSTEM_PROMPT
+
 Family = Literal["internvl", "qwen3_vl"]
 VOCAB_SIZE = 1024
 
@@ -104,8 +106,6 @@ def _pose_lines(n: int, seed: int = 0) -> list[str]:
 
 
 def _corpus() -> list[str]:
-    from elfrl.data.prompts import OUTPUT_INSTRUCTION, REFINE_INSTRUCTION, SYSTEM_PROMPT
-
     return _PHRASES * 4 + [SYSTEM_PROMPT, OUTPUT_INSTRUCTION, REFINE_INSTRUCTION] * 4 + _pose_lines(200)
 
 
