@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 import httpx
 
 from elfrl.feedback import FailureCase, analytic_report
+from elfrl.trainer.teacher import Diagnosis
 from teachers.service import ReportResult
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
@@ -123,3 +124,24 @@ class TeacherClient:
         return ReportResult(case_id=case.case_id, report=report, source="analytic", cached=False, repaired=False,
                             fallback=True, error=f"teacher service unavailable: {error}",
                             latency_ms=round(1000 * (time.perf_counter() - start), 3))
+
+
+class SyncTeacher:
+    """The trainer's `Teacher` interface (elfrl.trainer.teacher) over `TeacherClient`, on a private event loop."""
+
+    def __init__(self, url: str, **client_kwargs):
+        self.loop = asyncio.new_event_loop()
+        self.client = TeacherClient(url, **client_kwargs)
+
+    @property
+    def stats(self) -> ClientStats:
+        return self.client.stats
+
+    def diagnose(self, cases: Sequence[FailureCase]) -> list[Diagnosis]:
+        results = self.loop.run_until_complete(self.client.reports(list(cases)))
+        return [Diagnosis(r.report, r.source, r.fallback, r.error) for r in results]
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.run_until_complete(self.client.aclose())
+            self.loop.close()
