@@ -57,9 +57,11 @@ def test_analytic_feedback_names_what_failed(generated):
     crash[:, 0] = scene.ego.vx * np.arange(1, 9) * 0.5
     crash[:, 1:] = 0.0
     scores = scorer.score(scene, crash[None], ("v1",)).pdms_v1
-    text = analytic_feedback(scene, scores, 0, crash)
-    assert text.startswith("Your trajectory scores PDMS 0.00: at-fault collision with stopped_car at ")
-    assert "yours maintain, keep lane" in text and "correct decelerate" in text
+    text = analytic_feedback(scene, scores, 0, crash, format_output("x", crash))
+    assert text.startswith("Your trajectory scores PDMS 0.00.")
+    assert "Safety: at-fault collision with stopped_car" in text
+    assert "Meta action: yours maintain, keep lane; correct " in text
+    assert "Correction: decelerate to " in text or "Correction: stop to " in text
 
 
 def test_build_and_load(generated, tmp_path):

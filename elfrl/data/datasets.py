@@ -11,8 +11,9 @@ moved together with its scene directory still loads; `load_sft_dataset` resolves
 
 Feedback-refinement samples (stage 2): answers are sampled from a student (any callable
 `responder(scene) -> list[str]`), scored with PDMS v1.1; a correct answer (PDMS >= tau) gets the
-rule-based positive feedback, a wrong one a diagnosis (`analytic_feedback` from the scorer's
-own internals, until the teacher service provides reports). The target is always the ground
+rule-based positive feedback, a wrong one the analytic teacher's rendered report
+(`analytic_feedback`, elfrl.feedback): the same text the trainer's in-process teacher gives during
+feedback GRPO, so SFT and RL read one diagnosis format. The target is always the ground
 truth. `perturbed_responder` imitates student errors (too fast, too slow, drifting) for data
 built before a student exists.
 """
@@ -31,6 +32,7 @@ from elfrl.data.cot import CotFacts, scene_cot
 from elfrl.data.labels import gt_poses, scene_meta_action
 from elfrl.data.output import format_output, parse_output
 from elfrl.data.prompts import base_input, base_messages, feedback_messages, positive_feedback, target_text
+from elfrl.feedback import analytic_report, build_case, render_feedback
 from elfrl.scene.schema import Scene
 from elfrl.scoring import PDMScorer, VersionScores
 
@@ -94,31 +96,11 @@ def _object_answer(facts: CotFacts) -> str:
     return f"CIPO-1: {facts.cipo1.type} {facts.cipo1.ahead:.1f} m ahead, {facts.cipo1.lateral:.1f} m lateral."
 
 
-def analytic_feedback(scene: Scene, scores: VersionScores, i: int, poses: np.ndarray) -> str:
-    """A diagnosis of wrong answer i from the scorer's internals and the ground truth: what
-    failed, when and against what, the correct meta action, and a typed correction."""
-    m = {k: float(v[i]) for k, v in scores.metrics.items()}
-    problems = []
-    if m["nc"] < 1.0:
-        problems.append(f"at-fault collision with {scores.nc_agent[i]} at {scores.nc_step[i] * 0.1:.1f} s")
-    if m["dac"] == 0.0:
-        problems.append(f"leaves the drivable area at {scores.dac_step[i] * 0.1:.1f} s")
-    if m["ttc"] == 0.0:
-        problems.append(f"time to collision too short with {scores.ttc_agent[i]} at {scores.ttc_step[i] * 0.1:.1f} s")
-    if scores.progress_m[i] < 0.8 * scores.normaliser_m[i]:
-        problems.append(f"too little progress ({scores.progress_m[i]:.1f} m of {scores.normaliser_m[i]:.1f} m)")
-    if scores.comfort_failed[i]:
-        problems.append("uncomfortable (" + ", ".join(scores.comfort_failed[i]) + ")")
-    correct = scene_meta_action(scene)
-    yours = scene_meta_action(scene, poses)
-    gt = gt_poses(scene)
-    target_speed = float(np.hypot(*(gt[-1, :2] - gt[-2, :2])) / 0.5)
-    return (
-        f"Your trajectory scores PDMS {m['score']:.2f}: " + ("; ".join(problems) or "below the bar") + ". "
-        f"Meta action: yours {yours.text}, correct {correct.text}. "
-        f"Correction: {correct.speed.action} to {target_speed:.1f} m/s; {correct.path.action}, "
-        f"reaching ({gt[-1, 0]:.1f}, {gt[-1, 1]:.1f}) m at 4 s."
-    )
+def analytic_feedback(scene: Scene, scores: VersionScores, i: int, poses: np.ndarray, response: str) -> str:
+    """The analytic teacher's rendered report on wrong answer i: the same diagnosis text the student
+    reads during feedback GRPO (elfrl.feedback: case -> report -> render_feedback)."""
+    case = build_case(scene, response, poses, scores, i, case_id=f"{scene.token}:sft:{i}")
+    return render_feedback(analytic_report(case), float(scores.score[i]))
 
 
 def feedback_rows(
@@ -136,7 +118,7 @@ def feedback_rows(
     for j, i in enumerate(ok):
         pdms = float(scores.score[j])
         feedback = (
-            positive_feedback(pdms, tau) if pdms >= tau else analytic_feedback(scene, scores, j, parsed[i].poses)
+            positive_feedback(pdms, tau) if pdms >= tau else analytic_feedback(scene, scores, j, parsed[i].poses, responses[i])
         )
         prompt = feedback_messages(base_input(scene), responses[i], feedback)
         rows.append(_row(scene, "feedback", image, prompt, answer))

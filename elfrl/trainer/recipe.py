@@ -27,6 +27,7 @@ from elfrl.config import ConfigError
 from elfrl.data.datasets import _blocks
 from elfrl.data.prompts import base_input, base_messages
 from elfrl.rewards import GoalTiers, RewardWeights
+from elfrl.rollout import RolloutEngine
 from elfrl.scene import read_scenes
 from elfrl.scene.schema import Scene
 from elfrl.trainer.callbacks import MetricsFile, read_metrics
@@ -144,7 +145,9 @@ def _subset_tokens(path: Path) -> set[str]:
 
 
 def build_trainer(cfg: GRPOFeedbackConfig, args: GRPOConfig, model, processor, scenes: dict[str, Scene],
-                  dataset: Dataset, teacher: Optional[Teacher], console: Optional[Console] = None) -> FeedbackGRPOTrainer:
+                  dataset: Dataset, teacher: Optional[Teacher], console: Optional[Console] = None,
+                  engine: Optional[RolloutEngine] = None) -> FeedbackGRPOTrainer:
+    """The trainer with its scorer, teacher (analytic when none is given) and rollout engine (HF when none)."""
     settings = FeedbackSettings(
         mode=cfg.feedback_mode, group_size=cfg.group_size, num_refinements=cfg.slots, tau=cfg.tau, gamma=cfg.gamma,
         refine_scope=cfg.refine_scope, accept_on=cfg.accept_on, weighting=cfg.loss_weighting,
@@ -157,7 +160,7 @@ def build_trainer(cfg: GRPOFeedbackConfig, args: GRPOConfig, model, processor, s
     trainer = FeedbackGRPOTrainer(
         model=model, reward_funcs=reward_funcs(scorer), args=args, train_dataset=dataset, processing_class=processor,
         feedback=settings, rollout_scorer=scorer, teacher=teacher, engine_batch_size=cfg.rollout_batch_size,
-        max_nonfinite_steps=cfg.max_nonfinite_steps,
+        max_nonfinite_steps=cfg.max_nonfinite_steps, engine=engine,
     )
     trainer.reward_weights = _weights(cfg.rewards).to(trainer.reward_weights.device)
     trainer.remove_callback(PrinterCallback)  # its raw dicts are replaced by MetricsFile's console line

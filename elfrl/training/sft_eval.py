@@ -90,7 +90,8 @@ def too_fast_case(scene: Scene, image: Image.Image, scorer: PDMScorer) -> Option
     fast = np.round(gt * [FAST_FACTOR, 1.0, 1.0], 2)  # as the answer text writes it
     scores = scorer.score(scene, fast[None], ("v1",)).pdms_v1
     cot, _ = scene_cot(scene, fast)
-    prompt = feedback_messages(base_input(scene), format_output(cot, fast), analytic_feedback(scene, scores, 0, fast))
+    response = format_output(cot, fast)
+    prompt = feedback_messages(base_input(scene), response, analytic_feedback(scene, scores, 0, fast, response))
     return FeedbackCase(image, prompt, float(fast[-1, 0]), float(gt[-1, 0]))
 
 
