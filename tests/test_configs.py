@@ -6,6 +6,7 @@ import pytest
 
 from elfrl.config import load_config
 from elfrl.scoring.config import ScoreConfig
+from elfrl.trainer.config import GRPOFeedbackConfig
 from elfrl.training.sft import SFTStageConfig
 from teachers.config import TeacherConfig
 
@@ -18,6 +19,8 @@ STAGE_CONFIGS = {
     "demo/sft_stage1.yaml": SFTStageConfig,
     "demo/sft_stage2.yaml": SFTStageConfig,
     "teacher.yaml": TeacherConfig,
+    "grpo_feedback.yaml": GRPOFeedbackConfig,
+    "demo/grpo_feedback.yaml": GRPOFeedbackConfig,
 }
 
 

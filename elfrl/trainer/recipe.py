@@ -216,7 +216,7 @@ def run(cfg: GRPOFeedbackConfig, teacher: Optional[Teacher] = None, console: Opt
     before = evaluate_held_out(trainer.model, processor, cfg.scenes, cfg.eval_scenes) if evaluate else None
     began = time.perf_counter()
     try:
-        trainer.train(resume_from_checkpoint=_resume(cfg.resume_from_checkpoint))
+        trainer.train(resume_from_checkpoint=resume_arg(cfg.resume_from_checkpoint))
     finally:
         if teacher is not None:
             teacher.close()
@@ -233,7 +233,7 @@ def run(cfg: GRPOFeedbackConfig, teacher: Optional[Teacher] = None, console: Opt
     return report
 
 
-def _resume(value: Optional[str]):
+def resume_arg(value: Optional[str]):
     if value is None:
         return None
     if value == "latest":

@@ -198,6 +198,16 @@ class FeedbackGRPOTrainer(GRPOTrainer):
             loss = loss / self.current_gradient_accumulation_steps
         return loss
 
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        # transformers 5.23 resumes by `load_state_dict(strict=False)` on the raw file, but InternVL checkpoints
+        # are saved with renamed keys (`language_model.model.*`), so nothing would load and training would
+        # silently restart from the initial weights. Load through from_pretrained, which maps the keys back.
+        if self.is_deepspeed_enabled or self.is_fsdp_enabled:
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        target = self.accelerator.unwrap_model(model if model is not None else self.model)
+        loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=next(target.parameters()).dtype)
+        target.load_state_dict(loaded.state_dict(), strict=True)  # strict: a partial load is an error
+
     # --- helpers ---------------------------------------------------------------------------------
 
     def _end_of_step(self, model) -> None:
@@ -259,6 +269,7 @@ class FeedbackGRPOTrainer(GRPOTrainer):
                 text = target_text(scene_cot(scene)[0], gt_poses(scene))
                 gen = Generation(originals[0].prompt_ids, encode_completion(self.processing_class, text), text, -1)
                 out.append(([gen], [self.rollout_scorer.score(token, [text])]))
+            self._feedback_stats(FeedbackStats(), 0)  # no teacher, no refinement: zeros, so every mode logs them
             return out
         items, owner, requests = [], [], []
         for k, grp in enumerate(groups):
