@@ -6,9 +6,9 @@ The sample is 12 synthetic NAVSIM scenes (straight, curve, intersection, carpark
 trajectories, with the official NAVSIM scores stored beside them, so the demo also shows parity.
 Then one scene of each synthetic family is generated (outputs/demo/synth) and its expert,
 PDM-Closed reference and a constant-velocity baseline are drawn in a BEV figure.
-Then `elfrl.training.pipeline` generates 1600 scenes, builds SFT rows, runs the two demo SFT
-configs and evaluates the random, stage-1 and stage-2 students (`sft_eval.json`, a table).
-GRPO with teacher feedback comes next.
+Then `elfrl.training.pipeline` generates 800 scenes, builds SFT rows, runs the two demo SFT
+configs and feedback GRPO (configs/demo/), and prints every stage on held-out scenes plus a table
+of PDMS before and after GRPO (`sft_eval.json`).
 
     python -m elfrl.demo [--out outputs/demo] [--smoke]
 """
@@ -86,7 +86,7 @@ def _synthetic_section(out: Path, console: Console) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="outputs/demo", help="folder for results.json, report.md, scores.png")
-    parser.add_argument("--smoke", action="store_true", help="a dozen scenes and 2 SFT steps (seconds; for tests)")
+    parser.add_argument("--smoke", action="store_true", help="a dozen scenes, 2 SFT and 2 GRPO steps (about a minute; for tests)")
     parser.add_argument("--no-sft", action="store_true", help="only the scoring and synthetic-scene sections")
     args = parser.parse_args(argv)
     console = Console()

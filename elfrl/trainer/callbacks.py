@@ -41,7 +41,8 @@ class MetricsFile(TrainerCallback):
             fh.write(json.dumps(row) + "\n")
         if self.console is not None:
             parts = [f"{k} {_fmt(row[k])}" for k in CONSOLE_KEYS if row.get(k) is not None]
-            self.console.print(f"step {state.global_step}/{state.max_steps}  " + "  ".join(parts), highlight=False)
+            self.console.print(f"step {state.global_step}/{state.max_steps}  " + "  ".join(parts), highlight=False,
+                               soft_wrap=True)
 
 
 def _clean(v):
