@@ -96,10 +96,14 @@ def test_console_script_and_demo(tmp_path):
         assert (tmp_path / "demo" / name).stat().st_size > 0
     report = (tmp_path / "demo" / "report.md").read_text()
     assert "96/96 candidates identical" in report and "## The tiny student: SFT on synthetic scenes" in report
-    evaluation = json.loads((tmp_path / "demo" / "sft_eval.json").read_text())["evaluation"]
-    assert list(evaluation) == ["tiny student (random)", "sft_stage1", "sft_stage2"]
+    result = json.loads((tmp_path / "demo" / "sft_eval.json").read_text())
+    evaluation = result["evaluation"]
+    assert list(evaluation) == ["sft_stage1", "sft_stage2", "feedback GRPO"]
     assert all(0.0 <= r["answers"]["parsable"] <= 1.0 for r in evaluation.values())
-    assert "students on" in run.stdout
+    assert result["grpo"]["steps"] == 2 and result["grpo"]["feedback_mode"] == "teacher"
+    assert (tmp_path / "demo" / "grpo" / "metrics.jsonl").is_file()
+    assert "students on" in run.stdout and "before (SFT stage 2)" in run.stdout and "after (feedback GRPO)" in run.stdout
+    assert "- feedback GRPO (teacher): 2 steps" in report
 
 
 def test_score_needs_candidates(tmp_path, capsys):
