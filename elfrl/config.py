@@ -14,7 +14,7 @@ import difflib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -43,6 +43,31 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="override one key, e.g. --set scoring.tau=0.8 (value parsed as YAML); repeatable",
     )
+
+
+def parse_recipe_args(description: str, example: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Arguments of a `launch/` recipe: `--config PATH` (required) and `--set KEY=VALUE`. The deepspeed
+    launcher's `--local_rank=N` is accepted and ignored (transformers reads LOCAL_RANK from the environment)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_args(parser)
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=-1, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.config is None:
+        parser.error(f"--config is required, e.g. --config {example}")
+    return args
+
+
+def run_recipe(main: Callable[[], object], expected: tuple[type[Exception], ...] = ()) -> None:
+    """Run a recipe's `main()`. A ConfigError, or one of the `expected` errors, says what to fix: print its
+    message without a traceback and exit with status 2."""
+    try:
+        main()
+    except (ConfigError, *expected) as err:
+        from rich.console import Console
+        from rich.markup import escape
+
+        Console(stderr=True).print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
 
 
 def load_config(cls: type[M], path: str | Path | None, overrides: Sequence[str] = ()) -> M:

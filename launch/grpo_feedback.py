@@ -8,27 +8,14 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 
-from rich.console import Console
-from rich.markup import escape
-
-from elfrl.config import ConfigError, add_config_args, load_config
+from elfrl.config import ConfigError, load_config, parse_recipe_args, run_recipe
+from elfrl.models.loading import CheckpointError
 from elfrl.trainer.config import GRPOFeedbackConfig
 from elfrl.trainer.recipe import run
 from elfrl.trainer.trainer import NonFiniteTrainingError
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_args(parser)
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=-1, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.config is None:
-        parser.error("--config is required, e.g. --config configs/demo/grpo_feedback.yaml")
-    return args
 
 
 def build_teacher(cfg: GRPOFeedbackConfig):
@@ -46,14 +33,10 @@ def build_teacher(cfg: GRPOFeedbackConfig):
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = parse_args(argv)
+    args = parse_recipe_args(__doc__, "configs/demo/grpo_feedback.yaml", argv)
     cfg = load_config(GRPOFeedbackConfig, args.config, args.overrides)
     run(cfg, teacher=build_teacher(cfg))
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ConfigError, NonFiniteTrainingError) as err:
-        Console(stderr=True).print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
-        raise SystemExit(2) from None
+    run_recipe(main, (FileNotFoundError, CheckpointError, NonFiniteTrainingError))

@@ -133,10 +133,6 @@ class SyncTeacher:
         self.loop = asyncio.new_event_loop()
         self.client = TeacherClient(url, **client_kwargs)
 
-    @property
-    def stats(self) -> ClientStats:
-        return self.client.stats
-
     def diagnose(self, cases: Sequence[FailureCase]) -> list[Diagnosis]:
         results = self.loop.run_until_complete(self.client.reports(list(cases)))
         return [Diagnosis(r.report, r.source, r.fallback, r.error) for r in results]

@@ -1,7 +1,6 @@
 """launch/grpo_feedback.py's recipe on the tiny student: smoke run, exact resume, the NaN/inf guard, bad input."""
 
 import json
-import shutil
 
 import pytest
 import torch
@@ -115,7 +114,7 @@ def test_bad_configs_say_what_to_fix(student, generated, tmp_path):
     with pytest.raises(ConfigError, match="save_steps"):
         load_config(GRPOFeedbackConfig, None, [f"model={student}", f"scenes={generated}", f"output_dir={tmp_path}",
                                                "save_steps=3", "num_iterations=2"])
-    with pytest.raises(ConfigError, match="manifest.jsonl"):
+    with pytest.raises(FileNotFoundError, match="manifest.jsonl does not exist"):
         build_scenes(tmp_path, "train")
     subset = tmp_path / "subset.jsonl"
     subset.write_text(json.dumps({"token": "synth_nothing_0_00000"}) + "\n")

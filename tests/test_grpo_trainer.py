@@ -2,7 +2,6 @@
 with a scripted rollout engine: hand-made groups, real tiny student, real scorer and analytic teacher."""
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from elfrl.data.cot import scene_cot
 from elfrl.data.labels import gt_poses
 from elfrl.data.output import format_output
 from elfrl.models import build_tiny_student, load_student
+from elfrl.rewards import RewardWeights
 from elfrl.rollout import EngineHealth, Generation
 from elfrl.rollout.engine import encode_completion
 from elfrl.trainer.config import GRPOFeedbackConfig
@@ -152,6 +152,12 @@ def test_rule_mode_says_the_score_and_not_why(student, generated, stopped, tmp_p
     assert len(feedback) == G
     assert all("unsafe or inefficient (PDMS 0.00 < 0.80)" in t and "Safety:" not in t for t in feedback)
     assert trainer._metrics["train"]["feedback/teacher_calls"] == [0.0]
+
+
+def test_reward_weights_reach_trl(student, generated, stopped, tmp_path):
+    trainer, *_ = _trainer(student, generated, stopped, tmp_path, "none", "", "",
+                           rewards=RewardWeights(pdms=2.0, format=1.0, goal=0.5))
+    assert trainer.reward_weights.tolist() == [2.0, 1.0, 0.5]  # pdms, format, goal: TRL sums with these
 
 
 def test_no_better_refinement_fills_the_slot_with_the_best_original(student, generated, stopped, tmp_path):

@@ -189,7 +189,7 @@ def test_bf16_without_a_gpu_says_what_to_set(monkeypatch):
 
 def test_recipe_requires_a_config(capsys):
     with pytest.raises(SystemExit):
-        recipe.parse_args([])
+        recipe.main([])
     assert "--config is required" in capsys.readouterr().err
 
 

@@ -29,7 +29,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from elfrl.data.cot import CotFacts, scene_cot
-from elfrl.data.labels import gt_poses, scene_meta_action
+from elfrl.data.labels import gt_poses
 from elfrl.data.output import format_output, parse_output
 from elfrl.data.prompts import base_input, base_messages, feedback_messages, positive_feedback, target_text
 from elfrl.feedback import analytic_report, build_case, render_feedback
@@ -40,7 +40,7 @@ DEFAULT_TAU = 0.8
 Responder = Callable[[Scene], Sequence[str]]
 
 
-def _blocks(messages: list[dict]) -> list[dict]:
+def content_blocks(messages: list[dict]) -> list[dict]:
     """Every content as a list of typed blocks (Arrow needs one type per column)."""
     return [
         {**m, "content": [{"type": "text", "text": m["content"]}] if isinstance(m["content"], str) else m["content"]}
@@ -53,7 +53,7 @@ def _row(scene: Scene, kind: str, image: str, prompt: list[dict], answer: str) -
         "token": scene.token,
         "kind": kind,
         "images": [image],
-        "prompt": _blocks(prompt),
+        "prompt": content_blocks(prompt),
         "completion": [{"role": "assistant", "content": [{"type": "text", "text": answer}]}],
     }
 
@@ -154,12 +154,10 @@ def build_sft_data(
     Per scene: one trajectory row, `qa_per_scene` QA rows (see `qa_rows`) and one feedback row per
     parsable answer of `responder` (default: `perturbed_responder`). `progress()` is called once
     per scene."""
-    from elfrl.scene import read_scenes
+    from elfrl.scene import read_manifest, read_scenes
 
     scene_dir, out_dir = Path(scene_dir), Path(out_dir)
-    if not (scene_dir / "manifest.jsonl").is_file():
-        raise FileNotFoundError(f"{scene_dir / 'manifest.jsonl'} does not exist: generate scenes with `elfrl scenes generate`")
-    manifest = [json.loads(line) for line in (scene_dir / "manifest.jsonl").read_text().splitlines() if line]
+    manifest = read_manifest(scene_dir)
     if not manifest:
         raise ValueError(f"{scene_dir / 'manifest.jsonl'} lists no scenes")
     scorer = scorer or PDMScorer()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -15,7 +14,7 @@ from elfrl.data.output import format_output
 from elfrl.data.prompts import DEFAULT_TAU
 from elfrl.feedback.analytic import SceneContext, build_case
 from elfrl.feedback.report import FailureCase
-from elfrl.scene import read_scenes
+from elfrl.scene import read_manifest, read_scenes
 from elfrl.scene.schema import Scene
 from elfrl.scoring import PDMScorer
 
@@ -49,11 +48,8 @@ def scene_failure_cases(scene: Scene, scorer: PDMScorer, tau: float = DEFAULT_TA
 
 def failure_cases(scene_dir: Path, tau: float = DEFAULT_TAU, limit: Optional[int] = None) -> Iterator[FailureCase]:
     """Failure cases of every scene listed in SCENE_DIR/manifest.jsonl (first `limit` scenes)."""
-    manifest = Path(scene_dir) / "manifest.jsonl"
-    if not manifest.is_file():
-        raise FileNotFoundError(f"{manifest} does not exist: generate scenes with `elfrl scenes generate`")
+    rows = read_manifest(scene_dir)[:limit]
     scorer = PDMScorer()
-    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line][:limit]
     for row in rows:
         (scene,) = read_scenes(Path(scene_dir) / row["scene"])
         yield from scene_failure_cases(scene, scorer, tau)

@@ -80,6 +80,17 @@ def _load(
     return model, processor
 
 
+def load_weights(model: PreTrainedModel, checkpoint: str | Path) -> None:
+    """Copy a saved checkpoint's weights into `model` in place (resuming a run).
+
+    Through `from_pretrained`, not a raw `load_state_dict` of model.safetensors: InternVL saves its
+    weights under renamed keys (`language_model.model.*`), which a raw load silently skips. Strict:
+    a checkpoint that does not cover every weight is an error.
+    """
+    loaded = type(model).from_pretrained(checkpoint, dtype=next(model.parameters()).dtype, local_files_only=True)
+    model.load_state_dict(loaded.state_dict(), strict=True)
+
+
 def _check_checkpoint(path: Path, role: str, model_types: tuple[str, ...]) -> None:
     """Fail before transformers does, with a message that says what was expected."""
     expected = f"expected {_EXAMPLES[role]} (model_type {' or '.join(model_types)})"

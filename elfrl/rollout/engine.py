@@ -17,7 +17,7 @@ implements the same three methods and pushes weights in `update_weights`.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Callable, NamedTuple, Optional, Protocol, Sequence
+from typing import Callable, NamedTuple, Protocol, Sequence
 
 import torch
 from pydantic import BaseModel
@@ -71,7 +71,6 @@ class HFEngine:
         image_token = getattr(processor, "image_token_id", None)
         # The policy must never emit an image token: it would desynchronise image features and tokens.
         self.suppress = [image_token] if image_token is not None else None
-        self.generated_tokens = 0
 
     def generate(
         self, requests: Sequence[GenerationRequest], *, temperature: float, max_new_tokens: int, seed: int
@@ -84,7 +83,6 @@ class HFEngine:
             for start in range(0, len(requests), self.batch_size):
                 chunk = requests[start : start + self.batch_size]
                 out.extend(self._batch(model, chunk, temperature, max_new_tokens, seed + start, eos))
-        self.generated_tokens += sum(len(g.completion_ids) for g in out)
         return out
 
     def _batch(self, model, chunk, temperature, max_new_tokens, seed, eos) -> list[Generation]:
@@ -136,8 +134,7 @@ def _until_eos(tokens: list[int], eos: set[int]) -> list[int]:
     return tokens
 
 
-def encode_completion(processor: ProcessorMixin, text: str, eos_id: Optional[int] = None) -> list[int]:
+def encode_completion(processor: ProcessorMixin, text: str) -> list[int]:
     """Token ids of a completion written by hand (the `gt` mode's ground truth), ending with end-of-turn."""
     tok = processor.tokenizer
-    ids = tok(text, add_special_tokens=False)["input_ids"]
-    return ids + [tok.eos_token_id if eos_id is None else eos_id]
+    return tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]

@@ -87,6 +87,17 @@ def read_scenes(path: str | Path) -> list[ScoredScene]:
     return scenes
 
 
+def read_manifest(scene_dir: str | Path) -> list[dict]:
+    """The rows of SCENE_DIR/manifest.jsonl (token, split, scene pack path, images, ...), one per scene."""
+    path = Path(scene_dir) / "manifest.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: generate scenes with `elfrl scenes generate` or export NAVSIM logs "
+            "with elfrl.scene.navsim"
+        )
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def write_scenes(path: str | Path, scenes: Sequence[ScoredScene] | Iterable[ScoredScene]) -> Path:
     """Write a scene pack, one scene per line inside the `scenes` list (gzipped if `.gz`;
     `.jsonl` writes bare scenes, one per line)."""

@@ -31,9 +31,6 @@ class FeedbackItem(NamedTuple):
 
 @dataclass
 class FeedbackStats:
-    positive: int = 0
-    format: int = 0
-    rule: int = 0
     teacher_calls: int = 0  # cases sent to the teacher
     fallbacks: int = 0  # of those, answered by the analytic stand-in
 
@@ -51,13 +48,10 @@ def feedback_texts(items: Sequence[FeedbackItem], mode: str, tau: float,
         s, i = item.scored, item.i
         if s.parsed[i].poses is None:
             texts[k] = format_feedback(s.parsed[i].detail or s.parsed[i].failure.value)
-            stats.format += 1
         elif s.pdms[i] >= tau:
             texts[k] = positive_feedback(float(s.pdms[i]), tau)
-            stats.positive += 1
         elif mode == "rule":
             texts[k] = rule_feedback(float(s.pdms[i]), tau)
-            stats.rule += 1
         else:
             cases.append(build_case(item.scene, item.response, s.poses[i], s.scores, int(s.index[i]), item.case_id,
                                     context=item.context))

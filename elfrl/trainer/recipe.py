@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
+import datasets
 from datasets import Dataset
 from pydantic import BaseModel
 from rich.console import Console
@@ -24,18 +25,19 @@ from transformers import PrinterCallback
 from trl import GRPOConfig
 
 from elfrl.config import ConfigError
-from elfrl.data.datasets import _blocks
+from elfrl.data.datasets import content_blocks
 from elfrl.data.prompts import base_input, base_messages
-from elfrl.rewards import GoalTiers, RewardWeights
 from elfrl.rollout import RolloutEngine
-from elfrl.scene import read_scenes
+from elfrl.scene import read_manifest, read_scenes
 from elfrl.scene.schema import Scene
 from elfrl.trainer.callbacks import MetricsFile, read_metrics
 from elfrl.trainer.config import GRPOFeedbackConfig
 from elfrl.trainer.scoring import REWARD_NAMES, RolloutScorer
 from elfrl.trainer.teacher import AnalyticTeacher, Teacher
 from elfrl.trainer.trainer import FeedbackGRPOTrainer, FeedbackSettings
-from elfrl.training.sft import FINAL_DIR, _deepspeed_config, _use_cpu, build_model, student_path
+from elfrl.training.machine import shared_training_args
+from elfrl.training.sft import FINAL_DIR, build_model, student_path
+from elfrl.training.sft_eval import HeldOut, evaluate_answers, model_responder
 
 log = logging.getLogger(__name__)
 METRICS_FILE = "metrics.jsonl"
@@ -64,36 +66,21 @@ class GRPOReport(BaseModel):
 def build_training_args(cfg: GRPOFeedbackConfig) -> GRPOConfig:
     """TRL's GRPOConfig: num_generations is G + N_ref, a device batch holds whole groups."""
     n = cfg.group_size + cfg.slots
+    w = cfg.rewards
     return GRPOConfig(
-        output_dir=str(cfg.output_dir),
+        **shared_training_args(cfg),
         num_generations=n,
         per_device_train_batch_size=cfg.scenes_per_step * n,  # groups stay on one rank (TRL §1.2)
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         num_iterations=cfg.num_iterations,
         beta=cfg.beta,
         epsilon=cfg.epsilon,
         temperature=cfg.temperature,
         max_completion_length=cfg.max_completion_length,
+        reward_weights=[w.pdms, w.format, w.goal],  # REWARD_NAMES order
         loss_type="grpo",  # unused: FeedbackGRPOTrainer._compute_loss aggregates (loss_weighting)
         scale_rewards="group",  # z-score over each merged group of G + N_ref (ELF-VLA: over r_union)
-        max_steps=cfg.max_steps,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler_type,
-        warmup_steps=cfg.warmup_ratio,
-        weight_decay=cfg.weight_decay,
         max_grad_norm=cfg.max_grad_norm,
-        logging_steps=cfg.logging_steps,
-        save_strategy="steps" if cfg.save_steps else "no",
-        save_steps=cfg.save_steps or 500,
-        save_total_limit=cfg.save_total_limit,
-        seed=cfg.seed,
         data_seed=cfg.seed,
-        bf16=cfg.bf16,
-        activation_checkpointing=cfg.gradient_checkpointing,
-        use_cpu=_use_cpu(cfg.use_cpu, cfg.bf16),
-        deepspeed=_deepspeed_config(cfg.deepspeed),
-        report_to=cfg.report_to,
-        remove_unused_columns=False,
         disable_tqdm=True,  # one console line per step instead (elfrl.trainer.callbacks)
     )
 
@@ -102,10 +89,7 @@ def build_scenes(scene_dir: Path, split: str, subset: Optional[Path] = None,
                  max_scenes: Optional[int] = None) -> tuple[dict[str, Scene], Dataset]:
     """The training scenes by token, and TRL's dataset: base prompt, front image, token."""
     scene_dir = Path(scene_dir)
-    manifest = scene_dir / "manifest.jsonl"
-    if not manifest.is_file():
-        raise ConfigError(f"{manifest} does not exist; `scenes` must be a directory from `elfrl scenes generate`")
-    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line]
+    rows = read_manifest(scene_dir)
     rows = [r for r in rows if r["split"] == split]
     if subset is not None:
         wanted = _subset_tokens(Path(subset))
@@ -121,11 +105,9 @@ def build_scenes(scene_dir: Path, split: str, subset: Optional[Path] = None,
     if no_image:
         raise ConfigError(f"{len(no_image)} scenes have no front image (e.g. {no_image[0]}); generate with images")
     scenes = {r["token"]: read_scenes(scene_dir / r["scene"])[0] for r in rows}
-    records = [{"token": r["token"], "prompt": _blocks(base_messages(base_input(scenes[r["token"]]))),
+    records = [{"token": r["token"], "prompt": content_blocks(base_messages(base_input(scenes[r["token"]]))),
                 "images": [str(scene_dir / r["images"][0])]} for r in rows]
-    import datasets
-
-    ds = datasets.Dataset.from_list(records).cast_column("images", datasets.Sequence(datasets.Image()))
+    ds = Dataset.from_list(records).cast_column("images", datasets.Sequence(datasets.Image()))
     return scenes, ds
 
 
@@ -158,44 +140,32 @@ def build_trainer(cfg: GRPOFeedbackConfig, args: GRPOConfig, model, processor, s
         teacher = AnalyticTeacher()
     scorer = RolloutScorer(scenes, weights=cfg.rewards, tiers=cfg.goal_tiers)
     trainer = FeedbackGRPOTrainer(
-        model=model, reward_funcs=reward_funcs(scorer), args=args, train_dataset=dataset, processing_class=processor,
+        model=model, reward_funcs=reward_funcs(), args=args, train_dataset=dataset, processing_class=processor,
         feedback=settings, rollout_scorer=scorer, teacher=teacher, engine_batch_size=cfg.rollout_batch_size,
         max_nonfinite_steps=cfg.max_nonfinite_steps, engine=engine,
     )
-    trainer.reward_weights = _weights(cfg.rewards).to(trainer.reward_weights.device)
     trainer.remove_callback(PrinterCallback)  # its raw dicts are replaced by MetricsFile's console line
     trainer.add_callback(MetricsFile(Path(cfg.output_dir) / METRICS_FILE, console))
     return trainer
 
 
-def reward_funcs(scorer: RolloutScorer) -> list:
-    """TRL reward functions named pdms, format, goal. The trainer computes the merged rewards itself while it
-    builds the groups; these compute the same components for any (token, completion) rows, e.g. in eval."""
+def reward_funcs() -> list:
+    """One named callable per reward column, which TRL needs for the column names (`rewards/pdms/mean`, ...).
+    They are never called: FeedbackGRPOTrainer scores every rollout once while it builds the groups and
+    hands TRL the merged matrix from `_calculate_rewards`."""
 
-    def component(col: int, name: str):
-        def fn(prompts, completions, token, **_) -> list[float]:
-            out = []
-            for t, c in zip(token, completions):
-                text = c[0]["content"] if isinstance(c, list) else c
-                out.append(float(scorer.score(t, [text]).matrix()[0, col]))
-            return out
+    def component(name: str):
+        def fn(prompts, completions, **_):
+            raise RuntimeError(f"the {name} reward is computed by FeedbackGRPOTrainer._generate, not by TRL")
 
         fn.__name__ = name
         return fn
 
-    return [component(i, name) for i, name in enumerate(REWARD_NAMES)]
-
-
-def _weights(w: RewardWeights):
-    import torch
-
-    return torch.tensor([w.pdms, w.format, w.goal], dtype=torch.float32)
+    return [component(name) for name in REWARD_NAMES]
 
 
 def evaluate_held_out(model, processor, scene_dir: Path, limit: int) -> HeldOutScore:
     """Greedy answers on the first `limit` test-split scenes: parsable share and mean PDMS v1.1."""
-    from elfrl.training.sft_eval import HeldOut, evaluate_answers, model_responder
-
     held = HeldOut.load(scene_dir, "test", limit)
     was_training = model.training
     model.eval()

@@ -35,12 +35,13 @@ from elfrl.data.cot import scene_cot
 from elfrl.data.labels import gt_poses
 from elfrl.data.prompts import base_input, feedback_messages, target_text
 from elfrl.feedback.analytic import SceneContext
+from elfrl.models.loading import load_weights
 from elfrl.rollout import Generation, GenerationRequest, HFEngine, RolloutEngine
 from elfrl.rollout.engine import encode_completion
 from elfrl.trainer.feedback import FeedbackItem, FeedbackStats, feedback_texts
 from elfrl.trainer.groups import group_failures, group_slices, refine_targets, select_refinements
 from elfrl.trainer.loss import feedback_grpo_loss
-from elfrl.trainer.scoring import RolloutScorer, ScoredRollouts
+from elfrl.trainer.scoring import REWARD_NAMES, RolloutScorer, ScoredRollouts
 from elfrl.trainer.teacher import Teacher
 
 
@@ -68,7 +69,8 @@ class FeedbackGRPOTrainer(GRPOTrainer):
             raise ValueError(f"TRL num_generations must be G + N_ref = {expected}, got {self.num_generations}")
         self.fb, self.rollout_scorer, self.teacher = feedback, rollout_scorer, teacher
         self.engine = engine or HFEngine(self.processing_class, self._generation_model, engine_batch_size)
-        self._contexts: dict[str, SceneContext] = {}
+        self._contexts: dict[str, SceneContext] = {}  # per scene token, for the teacher's failure cases
+        self._gt: dict[str, tuple[list[Generation], list[ScoredRollouts]]] = {}  # per scene token, `gt` mode
         self._stash_inputs = None
         self._stash_rewards: Optional[torch.Tensor] = None
         self._stash_refined: Optional[torch.Tensor] = None
@@ -85,10 +87,6 @@ class FeedbackGRPOTrainer(GRPOTrainer):
         start = time.perf_counter()
         loss = super().training_step(model, inputs, num_items_in_batch)  # TRL's: counts self._step
         self._step_wall += time.perf_counter() - start
-        if not self.is_deepspeed_enabled and not all(
-            torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None
-        ):
-            self._nonfinite = True
         if self._step % self.current_gradient_accumulation_steps == 0:  # the optimizer steps next
             self._end_of_step(model)
         return loss
@@ -129,38 +127,25 @@ class FeedbackGRPOTrainer(GRPOTrainer):
         self.step_times["score"] += t2 - t1
 
         rows: list[Generation] = [None] * len(prompts)
-        rewards = np.zeros((len(prompts), 3))
+        rewards = np.zeros((len(prompts), len(REWARD_NAMES)))
         refined = np.zeros(len(prompts), dtype=bool)
+        mine = [originals[k * g:(k + 1) * g] for k in range(len(groups))]  # each group's originals
         for k, grp in enumerate(groups):
-            for j, r in enumerate(grp[:g]):
-                rows[r] = originals[k * g + j]
-                rewards[r] = scored[k].matrix()[j]
+            rows[grp.start:grp.start + g], rewards[grp.start:grp.start + g] = mine[k], scored[k].matrix()
         accepted = np.zeros(len(groups), dtype=bool)
         if training and n > g:
             candidates = self._candidates(prompts, inputs, groups, originals, scored, seed)
             for k, grp in enumerate(groups):
-                cand_gens, cand_scores = candidates[k]
-                compare = "pdms" if self.fb.accept_on == "pdms" else "total"
-                own = getattr(scored[k], compare)
-                cand_values = np.array([getattr(s, compare)[0] for s in cand_scores]) if cand_scores else np.zeros(0)
-                rng = np.random.default_rng([self.fb.seed, self.state.global_step, self.accelerator.process_index, k])
-                for slot, choice in zip(grp[g:], select_refinements(own, cand_values, n - g, rng)):
-                    if choice.source is None:  # a copy of the best original, trained on-policy
-                        rows[slot] = originals[k * g + choice.best_original]
-                        rewards[slot] = scored[k].matrix()[choice.best_original]
-                    else:
-                        gen = cand_gens[choice.source]
-                        base = originals[k * g]
-                        rows[slot] = Generation(base.prompt_ids, gen.completion_ids, gen.text, gen.policy_version)
-                        rewards[slot] = cand_scores[choice.source].matrix()[0]
-                        refined[slot] = True
-                        accepted[k] = True
+                for slot, (row, reward, is_refined) in zip(grp[g:], self._slots(k, n - g, mine[k], scored[k],
+                                                                                 *candidates[k])):
+                    rows[slot], rewards[slot], refined[slot] = row, reward, is_refined
+                accepted[k] = refined[grp.start + g:grp.stop].any()
 
         self._stash_rewards = torch.tensor(rewards, dtype=torch.float32)
         self._stash_refined = torch.tensor(refined)
-        self._log_groups(mode, scored, accepted, originals)
+        self._log_groups(mode, scored, accepted)
+        self._metrics[mode]["completions/mean_length"].append(float(np.mean([len(r.completion_ids) for r in rows])))
         completions = [[{"role": "assistant", "content": row.text}] for row in rows]
-        self._count_tokens(mode, rows)
         return ([row.prompt_ids for row in rows], [row.completion_ids for row in rows], None, completions, None,
                 {}, None, [])
 
@@ -204,15 +189,17 @@ class FeedbackGRPOTrainer(GRPOTrainer):
         # silently restart from the initial weights. Load through from_pretrained, which maps the keys back.
         if self.is_deepspeed_enabled or self.is_fsdp_enabled:
             return super()._load_from_checkpoint(resume_from_checkpoint, model)
-        target = self.accelerator.unwrap_model(model if model is not None else self.model)
-        loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=next(target.parameters()).dtype)
-        target.load_state_dict(loaded.state_dict(), strict=True)  # strict: a partial load is an error
+        load_weights(self.accelerator.unwrap_model(model if model is not None else self.model), resume_from_checkpoint)
 
     # --- helpers ---------------------------------------------------------------------------------
 
     def _end_of_step(self, model) -> None:
         """Per optimizer step: skip it if anything was non-finite, and log the time split and tokens/s."""
         m = self._metrics["train"]
+        # Gradients accumulate, so a non-finite one in any micro-batch is still non-finite here: one check per step.
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        if grads and not self.is_deepspeed_enabled and not torch.stack([g.isfinite().all() for g in grads]).all():
+            self._nonfinite = True
         skipped = self._nonfinite
         if skipped:
             # Without gradients the optimizer leaves every parameter and its moments alone. Under DeepSpeed the
@@ -262,15 +249,8 @@ class FeedbackGRPOTrainer(GRPOTrainer):
         """Per group: the candidate generations for the slots and their scores ([] when there are none)."""
         g = self.fb.group_size
         if self.fb.mode == "gt":
-            out = []
-            for grp in groups:
-                token = inputs[grp.start]["token"]
-                scene = self.rollout_scorer.scene(token)
-                text = target_text(scene_cot(scene)[0], gt_poses(scene))
-                gen = Generation(originals[0].prompt_ids, encode_completion(self.processing_class, text), text, -1)
-                out.append(([gen], [self.rollout_scorer.score(token, [text])]))
             self._feedback_stats(FeedbackStats(), 0)  # no teacher, no refinement: zeros, so every mode logs them
-            return out
+            return [self._ground_truth(inputs[grp.start]["token"]) for grp in groups]
         items, owner, requests = [], [], []
         for k, grp in enumerate(groups):
             token = inputs[grp.start]["token"]
@@ -307,13 +287,37 @@ class FeedbackGRPOTrainer(GRPOTrainer):
         self._feedback_stats(stats, len(requests))
         return per_group
 
+    def _ground_truth(self, token: str) -> tuple[list[Generation], list[ScoredRollouts]]:
+        """The `gt` mode's one candidate: the ground-truth answer and its score (fixed per scene, built once)."""
+        if token not in self._gt:
+            scene = self.rollout_scorer.scene(token)
+            text = target_text(scene_cot(scene)[0], gt_poses(scene))
+            gen = Generation([], encode_completion(self.processing_class, text), text, -1)  # prompt: the slot's
+            self._gt[token] = ([gen], [self.rollout_scorer.score(token, [text])])
+        return self._gt[token]
+
+    def _slots(self, k: int, n_slots: int, originals: list[Generation], scored: ScoredRollouts,
+               cand_gens: list[Generation], cand_scores: list[ScoredRollouts]) -> list[tuple[Generation, np.ndarray, bool]]:
+        """Group k's slot rows: (generation with the group's base prompt, reward row, refined?) per slot."""
+        own = getattr(scored, self.fb.accept_on)  # [G] PDMS (the paper) or total reward
+        values = np.array([getattr(c, self.fb.accept_on)[0] for c in cand_scores])
+        rng = np.random.default_rng([self.fb.seed, self.state.global_step, self.accelerator.process_index, k])
+        out = []
+        for choice in select_refinements(own, values, n_slots, rng):
+            if choice.source is None:  # a copy of the best original, trained on-policy
+                out.append((originals[choice.best_original], scored.matrix()[choice.best_original], False))
+            else:  # scored and trained under the base prompt, whatever prompt it was generated from
+                gen = cand_gens[choice.source]._replace(prompt_ids=originals[0].prompt_ids)
+                out.append((gen, cand_scores[choice.source].matrix()[0], True))
+        return out
+
     def _feedback_stats(self, stats: FeedbackStats, refinements: int) -> None:
         m = self._metrics["train"]
         m["feedback/teacher_calls"].append(self._sum_over_ranks(stats.teacher_calls))
         m["feedback/fallbacks"].append(self._sum_over_ranks(stats.fallbacks))
         m["feedback/refinements"].append(self._sum_over_ranks(refinements))
 
-    def _log_groups(self, mode: str, scored: list[ScoredRollouts], accepted: np.ndarray, originals) -> None:
+    def _log_groups(self, mode: str, scored: list[ScoredRollouts], accepted: np.ndarray) -> None:
         m = self._metrics[mode]
         pdms = np.concatenate([s.pdms for s in scored])
         m["reward/pdms"].append(self._mean_over_ranks(pdms.mean()))
@@ -325,8 +329,6 @@ class FeedbackGRPOTrainer(GRPOTrainer):
         if mode == "train" and self.fb.mode != "none":
             m["feedback/refined_accepted"].append(self._mean_over_ranks(accepted.mean()))
 
-    def _count_tokens(self, mode: str, rows) -> None:
-        self._metrics[mode]["completions/mean_length"].append(float(np.mean([len(r.completion_ids) for r in rows])))
 
     def _mean_over_ranks(self, value) -> float:
         t = torch.as_tensor(float(value), device=self.accelerator.device)

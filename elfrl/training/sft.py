@@ -26,7 +26,6 @@ already exists), `build_model`, `build_datasets`, `build_trainer`, `train_and_sa
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -34,7 +33,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Literal, Optional, Sequence
 
-import torch
 from accelerate import PartialState
 from datasets import Dataset
 from pydantic import Field, model_validator
@@ -43,16 +41,16 @@ from rich.table import Table
 from transformers import PreTrainedModel, ProcessorMixin
 from trl import SFTConfig, SFTTrainer
 
-from elfrl.config import ConfigError, StrictModel
+from elfrl.config import StrictModel
 from elfrl.data.datasets import load_sft_dataset
 from elfrl.models import build_tiny_student, load_student
+from elfrl.training.machine import shared_training_args
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["trajectory", "feedback", "qa"]
 TINY_DIR = "tiny_student"  # where `tiny: true` writes the embedded tiny student, under output_dir
 FINAL_DIR = "final"
-DEEPSPEED_INSTALL = "pip install -e '.[gpu]'  (or: pip install 'deepspeed>=0.18.6')"  # TRL 1.16's deepspeed extra
 
 
 class SFTStageConfig(StrictModel):
@@ -144,34 +142,15 @@ class SFTReport(StrictModel):
 
 def build_training_args(cfg: SFTStageConfig) -> SFTConfig:
     """TRL's SFTConfig for the stage, after checking the machine (a GPU for bf16, the deepspeed package)."""
-    use_cpu = _use_cpu(cfg.use_cpu, cfg.bf16)
-    deepspeed = _deepspeed_config(cfg.deepspeed)
     return SFTConfig(
-        output_dir=str(cfg.output_dir),
-        max_steps=cfg.max_steps,
+        **shared_training_args(cfg),
         num_train_epochs=cfg.num_train_epochs,
         per_device_train_batch_size=cfg.per_device_train_batch_size,
         per_device_eval_batch_size=cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler_type,
-        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float < 1 is a share of the steps (was warmup_ratio)
-        weight_decay=cfg.weight_decay,
-        logging_steps=cfg.logging_steps,
         eval_strategy="steps" if cfg.eval_steps else "no",
         eval_steps=cfg.eval_steps,
-        save_strategy="steps" if cfg.save_steps else "no",
-        save_steps=cfg.save_steps or 500,  # unused when save_strategy is "no"
-        save_total_limit=cfg.save_total_limit,
-        seed=cfg.seed,
         max_length=cfg.max_length,
-        bf16=cfg.bf16,
-        activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5's name; TRL's alias defaults to True
-        use_cpu=use_cpu,
-        deepspeed=deepspeed,
         completion_only_loss=cfg.completion_only_loss,
-        report_to=cfg.report_to,
-        remove_unused_columns=False,
     )
 
 
@@ -312,39 +291,3 @@ def print_summary(report: SFTReport, console: Optional[Console] = None) -> None:
     table.add_row("eval loss", "no val rows" if report.eval_loss is None else f"{report.eval_loss:.4f}")
     table.add_row("final model", report.final_dir)
     (console or Console()).print(table)
-
-
-# --- machine checks ---------------------------------------------------------------------------
-
-
-def _use_cpu(use_cpu: bool, bf16: bool) -> bool:
-    if use_cpu or torch.cuda.is_available():
-        return use_cpu
-    if bf16:
-        raise ConfigError(
-            "bf16=true needs a CUDA GPU and none is visible; set bf16=false to train on the CPU "
-            "(the configs/demo/ SFT configs do), or run on a GPU machine"
-        )
-    log.warning("no CUDA GPU visible: training on the CPU")
-    return True
-
-
-def _deepspeed_config(path: Optional[Path]) -> Optional[str]:
-    if path is None:
-        return None
-    try:
-        import deepspeed  # noqa: F401  (only to check that it is installed)
-    except ImportError:
-        raise ConfigError(
-            f"deepspeed={path} is set but the deepspeed package is not installed; install it with "
-            f"{DEEPSPEED_INSTALL}, or set deepspeed=null to train without DeepSpeed"
-        ) from None
-    if not Path(path).is_file():
-        raise ConfigError(f"deepspeed config {path} does not exist; use configs/deepspeed/zero2.json or zero3.json")
-    try:
-        ds = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"deepspeed config {path} is not valid JSON: {err}") from None
-    if not isinstance(ds, dict) or "zero_optimization" not in ds:
-        raise ConfigError(f"deepspeed config {path} has no zero_optimization section; see configs/deepspeed/")
-    return str(path)

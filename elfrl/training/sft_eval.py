@@ -9,7 +9,6 @@ are evaluated on them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -24,7 +23,7 @@ from elfrl.data.labels import gt_poses
 from elfrl.data.output import format_output, parse_output
 from elfrl.data.prompts import base_input, base_messages, feedback_messages
 from elfrl.models.generation import generate
-from elfrl.scene import read_scenes
+from elfrl.scene import read_manifest, read_scenes
 from elfrl.scene.schema import Scene
 from elfrl.scoring import PDMScorer
 
@@ -60,11 +59,7 @@ class HeldOut:
     @classmethod
     def load(cls, scene_dir: Path, split: str = "test", limit: Optional[int] = None) -> "HeldOut":
         """The first `limit` scenes of `split` that have images."""
-        manifest = Path(scene_dir) / "manifest.jsonl"
-        if not manifest.is_file():
-            raise FileNotFoundError(f"{manifest} does not exist: generate scenes with `elfrl scenes generate`")
-        rows = [json.loads(line) for line in manifest.read_text().splitlines() if line]
-        rows = [r for r in rows if r["split"] == split and r.get("images")][:limit]
+        rows = [r for r in read_manifest(scene_dir) if r["split"] == split and r.get("images")][:limit]
         if not rows:
             raise ValueError(f"{scene_dir} has no {split} scenes with images")
         scenes = [read_scenes(Path(scene_dir) / r["scene"])[0] for r in rows]
