@@ -58,10 +58,12 @@ def _row(scene: Scene, kind: str, image: str, prompt: list[dict], answer: str) -
     }
 
 
-def trajectory_row(scene: Scene, image: str) -> dict:
-    """Base input -> `<think>CoT</think><answer>GT poses</answer>`."""
-    cot, _ = scene_cot(scene)
-    return _row(scene, "trajectory", image, base_messages(base_input(scene)), target_text(cot, gt_poses(scene)))
+def trajectory_row(scene: Scene, image: str, poses: Optional[np.ndarray] = None) -> dict:
+    """Base input -> `<think>CoT</think><answer>poses</answer>`: the ground truth unless `poses` is given (the CoT
+    then describes those poses, e.g. to make a student that drives on into a stopped car)."""
+    poses = gt_poses(scene) if poses is None else poses
+    cot, _ = scene_cot(scene, poses)
+    return _row(scene, "trajectory", image, base_messages(base_input(scene)), target_text(cot, poses))
 
 
 QA_KINDS = 3  # questions per scene: the closest in-path object, the light, the meta action
