@@ -9,6 +9,12 @@ but small:
 - feedback rows: base input + the driving-on answer + the analytic teacher's report -> the braking answer.
   The teacher's report elicits the answer the student ranks low, the refinement beats the group, and
   policy shaping pulls it under the base prompt.
+
+Log-probs are temperature-scaled as TRL (and verl, for LUFFY) compute them, so the shaped term sees
+p = softmax(logits / 0.3): about 1e-3 on " decelerate" here, small enough that sampling never finds it
+and large enough for f(p) = p / (p + 0.1) to lift it within 16 steps. On a scene set where the fixture
+ranks it at 0.06 instead of 0.12 (p about 1e-4 at temperature 0.3), the shaped gradient is ten times
+smaller and 16 steps with beta 0.04 do not flip the answer.
 """
 
 import json
