@@ -28,7 +28,6 @@ from PIL import Image
 from elfrl.cli import main as cli
 from elfrl.data.cot import scene_cot
 from elfrl.data.datasets import feedback_rows, trajectory_row
-from elfrl.data.labels import gt_poses
 from elfrl.data.output import format_output
 from elfrl.models import load_student
 from elfrl.scene import read_manifest, read_scenes
