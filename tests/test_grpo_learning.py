@@ -11,26 +11,25 @@ but small:
   policy shaping pulls it under the base prompt.
 
 Log-probs are temperature-scaled as TRL (and verl, for LUFFY) compute them, so the shaped term sees
-p = softmax(logits / 0.3): about 1e-3 on " decelerate" here, small enough that sampling never finds it
-and large enough for f(p) = p / (p + 0.1) to lift it within 16 steps. On a scene set where the fixture
-ranks it at 0.06 instead of 0.12 (p about 1e-4 at temperature 0.3), the shaped gradient is ten times
-smaller and 16 steps with beta 0.04 do not flip the answer.
+p = softmax(logits / 0.3). Measured at temperature 1 with a forward pass, " decelerate" has 0.12 here;
+against the driving-on token's 0.88 that is about 1e-3 at 0.3 (estimated, two tokens): small enough
+that sampling never finds it, large enough for f(p) = p / (p + 0.1) to lift it within 16 steps. On
+scene seed 11 the fixture gives it 0.06 (about 1e-4 at 0.3): there 16 steps with beta 0.04 did not
+flip the answer (the loss and KL stayed constant to 3 digits).
 """
 
 import json
 import os
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from elfrl.cli import main as cli
 from elfrl.data.cot import scene_cot
 from elfrl.data.datasets import feedback_rows, trajectory_row
 from elfrl.data.output import format_output
+from elfrl.feedback.cases import perturbations
 from elfrl.models import load_student
-from elfrl.scene import read_manifest, read_scenes
 from elfrl.scoring import PDMScorer
 from elfrl.trainer.callbacks import read_metrics
 from elfrl.trainer.config import GRPOFeedbackConfig
@@ -44,28 +43,20 @@ SFT_STEPS = 300
 GRPO_STEPS = 16  # 8 generating steps (num_iterations 2)
 
 
-def _drive_on(scene) -> np.ndarray:
-    """Straight ahead at the current speed for 4 s: into the stopped car."""
-    poses = np.zeros((8, 3))
-    poses[:, 0] = scene.ego.vx * np.arange(1, 9) * 0.5
-    return poses
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("learning")
     scenes = root / "scenes"
     assert cli(["scenes", "generate", "--n", "8", "--seed", "5", "--out", str(scenes), "--workers", "2",
                 "--families", "stopped_lead"]) == 0
-    entries = [r for r in read_manifest(scenes) if r["split"] == "train"][:FAILING]
-    assert len(entries) == FAILING
+    held = HeldOut.load(scenes, "train", FAILING)  # the scenes GRPO trains on, and where it is evaluated
+    assert len(held.scenes) == FAILING
 
     data, scorer, rows = root / "sft", PDMScorer(), []
     data.mkdir()
-    for entry in entries:
-        (scene,) = read_scenes(scenes / entry["scene"])
+    for entry, scene in zip(held.rows, held.scenes):
         image = os.path.relpath(scenes / entry["images"][0], data)
-        crash = _drive_on(scene)
+        crash = perturbations(scene)["constant_velocity"]  # straight on at the current speed: into the car
         rows += [trajectory_row(scene, image, crash)] * DRIVE_ON + [trajectory_row(scene, image)] * BRAKE
         rows += feedback_rows(scene, image, [format_output(scene_cot(scene, crash)[0], crash)], scorer) * REFINE
     (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -74,9 +65,7 @@ def world(tmp_path_factory):
                              lr_scheduler_type="constant_with_warmup", warmup_ratio=0.05, logging_steps=50,
                              use_cpu=True, seed=0))
     subset = root / "subset.jsonl"
-    subset.write_text("".join(json.dumps({"token": r["token"]}) + "\n" for r in entries))
-    held = HeldOut(entries, [read_scenes(scenes / r["scene"])[0] for r in entries],
-                   [Image.open(scenes / r["images"][0]).convert("RGB") for r in entries])
+    subset.write_text("".join(json.dumps({"token": r["token"]}) + "\n" for r in held.rows))
     return {"root": root, "scenes": scenes, "subset": subset, "student": root / "sft_out" / "final", "held": held}
 
 
@@ -105,7 +94,7 @@ def test_plain_grpo_has_no_signal_and_does_not_move(world):
     generating = _grpo(world, "none")
     assert len(generating) == GRPO_STEPS // 2
     assert all(r["failure/all_fail_pdms"] == 1.0 and r["reward/pdms"] == 0.0 for r in generating)
-    assert all("feedback/refined_accepted" not in r or r["feedback/refined_accepted"] == 0.0 for r in generating)
+    assert all("feedback/refined_accepted" not in r for r in generating)  # no slots, nothing to accept
     before, after = load_student(world["student"])[0], load_student(world["root"] / "none" / "final")[0]
     for (name, a), b in zip(before.state_dict().items(), after.state_dict().values()):
         assert torch.equal(a, b), name  # zero advantages, zero KL gradient at the reference: no update at all
