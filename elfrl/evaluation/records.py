@@ -1,0 +1,133 @@
+"""What a rollout-and-score run writes: one `SceneRecord` per scene (its K samples, scored), appended to
+one JSONL file per shard, and the `RunSpec` that produced them (`run.json`).
+
+    out/run.json                       # RunSpec: a rerun must match it (else it would mix two runs)
+    out/records/shard-000-of-002.jsonl  # SceneRecord lines, appended batch by batch, fsync'd
+
+Records hold everything the metrics need (sub-scores, labels, L2, collisions), so aggregation, the
+report and curation never re-run the model or the scorer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from elfrl.scene.schema import EPDMSv2Record, PDMSv1Record
+
+log = logging.getLogger(__name__)
+
+Policy = Literal["model", "expert", "constant_velocity"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SampleRecord(_Record):
+    text: str
+    failure: Optional[str]  # ParseFailure value, None when the answer parsed completely
+    poses: Optional[list[list[float]]]  # [8, 3] as parsed; None when there are not 8 poses
+    pdms: Optional[PDMSv1Record]  # None where `poses` is None (counted as 0 in means)
+    epdms: Optional[EPDMSv2Record]
+    stated: Optional[tuple[str, str]]  # (speed, path) the CoT names after "Meta action:", None if absent
+    implied: Optional[tuple[str, str]]  # (speed, path) labels of the trajectory itself
+    l2: Optional[list[float]]  # [6] metres at 0.5..3.0 s
+    collision: Optional[list[bool]]  # [6] at 0.5..3.0 s, steps where the GT collides masked to False
+
+
+class SceneRecord(_Record):
+    token: str
+    family: Optional[str] = None  # synthetic family from the manifest
+    gt: tuple[str, str]  # (speed, path) labels of the ground-truth trajectory
+    gt_collision: list[bool]  # [6] steps where the ground truth itself overlaps an agent (not counted)
+    samples: list[SampleRecord]
+
+
+class RunSpec(_Record):
+    """Everything that decides a run's records: a rerun with a different spec would mix two runs."""
+
+    policy: Policy
+    checkpoint: Optional[str]  # absolute path; the model policy only
+    scene_dir: str
+    split: str
+    limit: Optional[int]
+    tokens: int  # scenes selected
+    samples: int
+    temperature: float
+    max_new_tokens: int
+    batch_size: int
+    seed: int
+    num_shards: int
+
+
+def shard_path(out_dir: Path, shard: int, num_shards: int) -> Path:
+    return Path(out_dir) / "records" / f"shard-{shard:03d}-of-{num_shards:03d}.jsonl"
+
+
+def write_spec(out_dir: Path, spec: RunSpec) -> None:
+    """Write `run.json`, or check that the one already there is the same run."""
+    path = Path(out_dir) / "run.json"
+    if path.exists():
+        old = RunSpec.model_validate_json(path.read_text())
+        diff = {k: (getattr(old, k), getattr(spec, k)) for k in RunSpec.model_fields if getattr(old, k) != getattr(spec, k)}
+        if diff:
+            said = "; ".join(f"{k}: {a!r} on disk, {b!r} now" for k, (a, b) in diff.items())
+            raise ValueError(
+                f"{out_dir} holds records of a different run ({said}). Resume with the same settings, "
+                "or write to a new output_dir."
+            )
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(spec.model_dump_json(indent=2) + "\n")
+
+
+def read_records(path: Path) -> list[SceneRecord]:
+    """The records of one shard file. A torn LAST line (a run killed mid-write) is cut off and logged, so
+    the rerun redoes that scene; a bad line anywhere else is an error (the file was edited or corrupted)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    records, good_bytes = [], 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            good_bytes += len(line) + 1
+            continue
+        try:
+            records.append(SceneRecord.model_validate_json(line))
+        except ValidationError as err:
+            last = all(not rest.strip() for rest in lines[i + 1 :])
+            if not last:
+                raise ValueError(f"{path} line {i + 1} is not a scene record ({err.errors()[0]['msg']}); "
+                                 "delete the file to redo its scenes") from None
+            log.warning("%s: dropping a torn last line (%d bytes); its scene is redone", path, len(line))
+            with open(path, "r+b") as f:
+                f.truncate(good_bytes)
+            break
+        good_bytes += len(line) + 1
+    return records
+
+
+def append_records(path: Path, records: list[SceneRecord]) -> None:
+    """Append whole lines and fsync, so a kill leaves at most one torn last line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        for r in records:
+            f.write(r.model_dump_json() + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_all_records(out_dir: Path, num_shards: int) -> list[SceneRecord]:
+    return [r for shard in range(num_shards) for r in read_records(shard_path(out_dir, shard, num_shards))]
+
+
+def write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
