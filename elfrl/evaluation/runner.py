@@ -9,8 +9,9 @@ On a cluster, run one shard per process (`shard_index`); a final run with no sha
 record on disk and only aggregates.
 
 Resumption: scenes already in a shard file are skipped, so a rerun continues where a killed run stopped.
-Batches are fixed slices of the shard (`batch_size` scenes) seeded by `seed` + the index of their first
-scene, so a batch redone after a kill samples exactly what it would have.
+Batches are fixed slices of the shard (`batch_size` scenes) seeded by `seed` + their offset in the shard,
+so a batch redone after a kill samples exactly what it would have (same batch_size, num_shards, and
+torch threads per process: float results, and so samples, can change with the thread count).
 """
 
 from __future__ import annotations
@@ -81,16 +82,18 @@ def run_shard(spec: RunSpec, rows: list[dict], out_dir: Path, shard: int, *, dty
     mine = list(range(shard, len(rows), spec.num_shards))  # indices into rows
     scorer, count = PDMScorer(), 0
     for start in range(0, len(mine), spec.batch_size):
-        batch = [i for i in mine[start : start + spec.batch_size] if rows[i]["token"] not in done]
-        if not batch:
+        batch = mine[start : start + spec.batch_size]
+        if all(rows[i]["token"] in done for i in batch):
             continue
+        # The whole batch is generated again even if part of it is on disk (a torn last line), so every
+        # scene is sampled in the batch, with the seed, it would have had in an uninterrupted run.
         policy = policy or build_policy(spec, dtype, device)
         scene_dir = Path(spec.scene_dir)
         scenes = [read_scenes(scene_dir / rows[i]["scene"])[0] for i in batch]
         images = [_front_image(scene_dir, rows[i]) if policy.needs_images else None for i in batch]
-        seed = spec.seed + mine[start]  # fixed per batch slot: a redone batch samples the same
-        texts = policy.answer(scenes, images, spec.samples, spec.temperature, seed)
-        records = [score_scene(s, t, scorer, rows[i].get("family")) for s, t, i in zip(scenes, texts, batch)]
+        texts = policy.answer(scenes, images, spec.samples, spec.temperature, spec.seed + start)
+        records = [score_scene(s, t, scorer, rows[i].get("family"))
+                   for s, t, i in zip(scenes, texts, batch) if rows[i]["token"] not in done]
         append_records(path, records)
         count += len(records)
         if on_batch is not None:

@@ -91,6 +91,12 @@ def load_weights(model: PreTrainedModel, checkpoint: str | Path) -> None:
     model.load_state_dict(loaded.state_dict(), strict=True)
 
 
+def check_student_checkpoint(path: str | Path) -> None:
+    """Fail now, with what to fix, if `path` is not a student checkpoint directory (before hours of work
+    that would end by loading it)."""
+    _check_checkpoint(Path(path).expanduser(), "student", STUDENT_MODEL_TYPES)
+
+
 def _check_checkpoint(path: Path, role: str, model_types: tuple[str, ...]) -> None:
     """Fail before transformers does, with a message that says what was expected."""
     expected = f"expected {_EXAMPLES[role]} (model_type {' or '.join(model_types)})"

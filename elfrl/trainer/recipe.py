@@ -117,7 +117,10 @@ def _subset_tokens(path: Path) -> set[str]:
     tokens = set()
     for n, line in enumerate(path.read_text().splitlines(), 1):
         if line.strip():
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"{path}:{n} is not JSON ({err.msg}); each line must be a JSON object with a token") from None
             if not isinstance(row, dict) or "token" not in row:
                 raise ConfigError(f"{path}:{n} has no `token` field; each line must be a JSON object with a token")
             tokens.add(row["token"])
