@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from elfrl.config import load_config
+from elfrl.evaluation.config import CurationConfig, EvaluateConfig
 from elfrl.scoring.config import ScoreConfig
 from elfrl.trainer.config import GRPOFeedbackConfig
 from elfrl.training.sft import SFTStageConfig
@@ -21,6 +22,8 @@ STAGE_CONFIGS = {
     "teacher.yaml": TeacherConfig,
     "grpo_feedback.yaml": GRPOFeedbackConfig,
     "demo/grpo_feedback.yaml": GRPOFeedbackConfig,
+    "evaluate.yaml": EvaluateConfig,
+    "curation.yaml": CurationConfig,
 }
 
 

@@ -81,4 +81,4 @@ class CurationConfig(RolloutConfig):
     variance_threshold: float = Field(0.01, ge=0, description="PDMS variance over the K samples above which a "
                                       "scene is ambiguous (kept)")
     target_size: Optional[int] = Field(None, ge=1, description="keep at most this many: hard and ambiguous scenes "
-                                       "down-sampled in proportion (seeded); null: all of them")
+                                       "in proportion, the hardest (lowest mean) of each; null: all of them")

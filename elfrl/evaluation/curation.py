@@ -8,9 +8,9 @@ SFT student, PDMS mean and variance per scene, and a category per scene:
 | mastered  | var <= v and mean >= m: it always solves it        | no   |
 
 The reward is PDMS v1.1 with an unparsable answer scoring 0 (the trajectory reward of GRPO); the variance
-is the population variance over the K samples. With `target_size`, the kept scenes are down-sampled
-in proportion to their category counts (largest remainder, seeded), so the hard / ambiguous mix of the
-thresholds is preserved. The paper keeps 24k of 85k NAVSIM training scenes.
+is the population variance over the K samples. With `target_size`, the kept scenes are cut down in
+proportion to their category counts, so the hard / ambiguous mix of the thresholds is preserved, keeping
+the hardest scenes of each (`select`). The paper keeps 24k of 85k NAVSIM training scenes.
 
 Writes subset.jsonl (token, mean, var, category: usable as GRPO `subset`), stats.json and scatter.png.
 """
@@ -42,9 +42,11 @@ def categorise(mean: np.ndarray, var: np.ndarray, mastered_mean: float, variance
     return np.where(var > variance_threshold, "ambiguous", np.where(mean >= mastered_mean, "mastered", "hard"))
 
 
-def select(categories: np.ndarray, target_size: Optional[int], seed: int) -> np.ndarray:
-    """Indices of the kept scenes (sorted): every hard and ambiguous one, or with `target_size` a seeded
-    proportional sample of each category (largest-remainder quotas summing to target_size)."""
+def select(categories: np.ndarray, mean: np.ndarray, var: np.ndarray, target_size: Optional[int]) -> np.ndarray:
+    """Indices of the kept scenes (sorted): every hard and ambiguous one; with `target_size`, quotas in
+    proportion to the two categories (largest remainder), each filled with its hardest scenes: lowest mean
+    first, then highest variance, then manifest order. ELF-VLA learns from failures; the near-mastered
+    scenes (ambiguous with a high mean) go first."""
     kept = {c: np.flatnonzero(categories == c) for c in KEPT}
     total = sum(len(v) for v in kept.values())
     if target_size is None or target_size >= total:
@@ -53,9 +55,8 @@ def select(categories: np.ndarray, target_size: Optional[int], seed: int) -> np.
     quota = {c: int(np.floor(x)) for c, x in exact.items()}
     for c in sorted(KEPT, key=lambda c: exact[c] - quota[c], reverse=True)[: target_size - sum(quota.values())]:
         quota[c] += 1
-    rng = np.random.default_rng(seed)
-    picked = [rng.permutation(kept[c])[: quota[c]] for c in KEPT]
-    return np.sort(np.concatenate(picked))
+    hardest = {c: idx[np.lexsort((idx, -var[idx], mean[idx]))] for c, idx in kept.items()}
+    return np.sort(np.concatenate([hardest[c][: quota[c]] for c in KEPT]))
 
 
 def family_shares(families: Sequence[str], kept: np.ndarray) -> dict[str, dict]:
@@ -97,7 +98,7 @@ def curate(records: Sequence[SceneRecord], cfg: CurationConfig, out: Path) -> di
     rewards = pdms_matrix(records)  # [N, K]
     mean, var = rewards.mean(axis=1), rewards.var(axis=1)
     categories = categorise(mean, var, cfg.mastered_mean, cfg.variance_threshold)
-    kept = select(categories, cfg.target_size, cfg.seed)
+    kept = select(categories, mean, var, cfg.target_size)
     with open(out / "subset.jsonl", "w") as f:
         for i in kept:
             row = {"token": records[i].token, "mean": round(float(mean[i]), 6), "var": round(float(var[i]), 6),
@@ -110,7 +111,7 @@ def curate(records: Sequence[SceneRecord], cfg: CurationConfig, out: Path) -> di
         "samples_per_scene": rewards.shape[1],
         "reward": "PDMS v1.1 per sample, unparsable = 0; variance over the samples (ddof 0)",
         "thresholds": {"mastered_mean": cfg.mastered_mean, "variance_threshold": cfg.variance_threshold,
-                       "target_size": cfg.target_size, "seed": cfg.seed},
+                       "target_size": cfg.target_size},
         "input": {c: counts.get(c, 0) for c in CATEGORIES},
         "kept": {c: kept_counts.get(c, 0) for c in CATEGORIES},
         "kept_total": len(kept),

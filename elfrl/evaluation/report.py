@@ -28,6 +28,7 @@ HEADLINE = (
     ("PDMS v1.1", "pdms", "{:.3f}"),
     ("EPDMS v2", "epdms", "{:.3f}"),
     ("format validity", "format_validity", "{:.1%}"),
+    ("parsable (8 poses)", "parsable", "{:.1%}"),
     ("planning acc. speed", "planning_accuracy.speed", "{:.1%}"),
     ("planning acc. path", "planning_accuracy.path", "{:.1%}"),
     ("planning acc. overall", "planning_accuracy.overall", "{:.1%}"),
