@@ -158,7 +158,9 @@ def run(spec: RunSpec, rows: list[dict], out_dir: Path, *, workers: int = 1, sha
                           on_batch=lambda n: progress.advance(task, n))
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
-            jobs = [(spec, rows, out_dir, s, dtype, _device_for(device, s), threads) for s in shards]
+            pending = [s for s in shards if _line_count(shard_path(out_dir, s, spec.num_shards))
+                       < len(range(s, len(rows), spec.num_shards))]  # a finished shard starts no process
+            jobs = [(spec, rows, out_dir, s, dtype, _device_for(device, s), threads) for s in pending]
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
                 futures = [pool.submit(_worker, job) for job in jobs]
                 while not all(f.done() for f in futures):
