@@ -116,6 +116,9 @@ def test_model_samples_resume_bit_identically(generated, tmp_path):
     metrics = evaluate(cfg)
     assert metrics["scenes"] == 4 and metrics["samples_per_scene"] == 2
     assert set(metrics["total_failure"]) == {"pdms", "dac", "nc"}  # K > 1
+    assert metrics["parsable"] == 0.0  # 24 tokens of a random student: never 8 poses
+    # so L2 is a mean over nothing: NaN in memory, null (strict JSON) in metrics.json
+    assert json.loads((cfg.output_dir / "metrics.json").read_text())["l2"]["uniad"]["3s"] is None
     path = shard_path(cfg.output_dir, 0, 2)
     before = path.read_text().splitlines()
     assert len(before) == 2

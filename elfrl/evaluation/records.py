@@ -129,5 +129,14 @@ def read_all_records(out_dir: Path, num_shards: int) -> list[SceneRecord]:
     return [r for shard in range(num_shards) for r in read_records(shard_path(out_dir, shard, num_shards))]
 
 
+def _finite(value):
+    """NaN (a mean over nothing, e.g. L2 when no answer parsed) -> None: strict JSON has no NaN."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return None if isinstance(value, float) and value != value else value
+
+
 def write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
+    path.write_text(json.dumps(_finite(data), indent=2, allow_nan=False) + "\n")
