@@ -26,7 +26,7 @@ class RolloutConfig(StrictModel):
     temperature: float = Field(0.0, ge=0, description="0: greedy (needs samples = 1)")
     max_new_tokens: int = Field(256, ge=1, description="longest answer generated")
     batch_size: int = Field(8, ge=1, description="scenes per generate call (times `samples` sequences)")
-    seed: int = Field(0, description="sampling seed; a batch uses seed + its offset in its shard")
+    seed: int = Field(0, description="sampling seed; a batch uses seed + the index of its first scene")
     workers: int = Field(1, ge=1, description="local processes, each with its own model, one shard each")
     num_shards: Optional[int] = Field(None, ge=1, description="shards the scenes are split into; null: workers")
     shard_index: Optional[int] = Field(None, ge=0, description="run only this shard (one per cluster process); "

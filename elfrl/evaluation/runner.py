@@ -9,9 +9,10 @@ On a cluster, run one shard per process (`shard_index`); a final run with no sha
 record on disk and only aggregates.
 
 Resumption: scenes already in a shard file are skipped, so a rerun continues where a killed run stopped.
-Batches are fixed slices of the shard (`batch_size` scenes) seeded by `seed` + their offset in the shard,
-so a batch redone after a kill samples exactly what it would have (same batch_size, num_shards, and
-torch threads per process: float results, and so samples, can change with the thread count).
+Batches are fixed slices of the shard (`batch_size` scenes) seeded by `seed` + the selection index of
+their first scene (unique over all shards), so a batch redone after a kill samples exactly what it
+would have (given the same batch_size, num_shards and torch threads per process: float results, and
+so samples, can change with the thread count).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def run_shard(spec: RunSpec, rows: list[dict], out_dir: Path, shard: int, *, dty
         scene_dir = Path(spec.scene_dir)
         scenes = [read_scenes(scene_dir / rows[i]["scene"])[0] for i in batch]
         images = [_front_image(scene_dir, rows[i]) if policy.needs_images else None for i in batch]
-        texts = policy.answer(scenes, images, spec.samples, spec.temperature, spec.seed + start)
+        texts = policy.answer(scenes, images, spec.samples, spec.temperature, spec.seed + batch[0])
         records = [score_scene(s, t, scorer, rows[i].get("family"))
                    for s, t, i in zip(scenes, texts, batch) if rows[i]["token"] not in done]
         append_records(path, records)
