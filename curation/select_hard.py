@@ -19,7 +19,8 @@ import logging
 from elfrl.config import load_config, parse_recipe_args, run_recipe
 from elfrl.evaluation.config import CurationConfig
 from elfrl.evaluation.curation import run_curation
-from elfrl.evaluation.runner import EmptySceneSetError
+from elfrl.evaluation.records import RecordsError
+from elfrl.evaluation.runner import SceneSetError
 from elfrl.models.loading import CheckpointError
 
 
@@ -30,4 +31,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_recipe(main, (FileNotFoundError, CheckpointError, EmptySceneSetError, ValueError))
+    run_recipe(main, (FileNotFoundError, CheckpointError, SceneSetError, RecordsError))

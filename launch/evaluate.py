@@ -20,7 +20,8 @@ import logging
 from elfrl.config import load_config, parse_recipe_args, run_recipe
 from elfrl.evaluation.config import EvaluateConfig
 from elfrl.evaluation.pipeline import evaluate
-from elfrl.evaluation.runner import EmptySceneSetError
+from elfrl.evaluation.records import RecordsError
+from elfrl.evaluation.runner import SceneSetError
 from elfrl.models.loading import CheckpointError
 
 
@@ -31,4 +32,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_recipe(main, (FileNotFoundError, CheckpointError, EmptySceneSetError, ValueError))
+    run_recipe(main, (FileNotFoundError, CheckpointError, SceneSetError, RecordsError))

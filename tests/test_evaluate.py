@@ -12,7 +12,7 @@ from elfrl.config import ConfigError, load_config
 from elfrl.evaluation.config import EvaluateConfig
 from elfrl.evaluation.pipeline import evaluate
 from elfrl.evaluation.records import read_records, shard_path
-from elfrl.evaluation.runner import EmptySceneSetError, run, select_scenes
+from elfrl.evaluation.runner import SceneSetError, run, select_scenes
 from elfrl.models import build_tiny_student
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,11 +132,21 @@ def test_model_samples_resume_bit_identically(generated, tmp_path):
 def test_bad_inputs_say_what_to_fix(generated, tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         evaluate(_cfg(generated, tmp_path, policy="model", checkpoint=str(tmp_path / "no_such_checkpoint")))
-    with pytest.raises(EmptySceneSetError, match="no scenes of split 'val'"):
+    with pytest.raises(SceneSetError, match="no scenes of split 'val'"):
         evaluate(_cfg(generated, tmp_path, split="val"))
     with pytest.raises(FileNotFoundError, match="no manifest.jsonl"):
         evaluate(_cfg(tmp_path, tmp_path / "out"))
     assert not (tmp_path / "records").exists()  # nothing was run
+    # a model needs every selected scene's front image: refused, not filtered (baselines would see other scenes)
+    rows = [json.loads(line) for line in (generated / "manifest.jsonl").read_text().splitlines()]
+    rows = [{**r, "scene": str(generated / r["scene"])} for r in rows]
+    rows[2]["images"] = []
+    blind = tmp_path / "blind"
+    blind.mkdir()
+    (blind / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert len(select_scenes(blind, "all", None, need_images=False)) == 6
+    with pytest.raises(SceneSetError, match=f"1 of the 6 selected scenes have no front image .e.g. {rows[2]['token']}"):
+        select_scenes(blind, "all", None, need_images=True)
     with pytest.raises(ConfigError, match="identical greedy answers"):
         load_config(EvaluateConfig, CONFIG, ["samples=4"])
     with pytest.raises(ConfigError, match="needs checkpoint"):

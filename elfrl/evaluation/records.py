@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 Policy = Literal["model", "expert", "constant_velocity"]
 
 
+class RecordsError(ValueError):
+    """An output directory whose records cannot be continued: another run's, or corrupted."""
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -78,7 +82,7 @@ def write_spec(out_dir: Path, spec: RunSpec) -> None:
         diff = {k: (getattr(old, k), getattr(spec, k)) for k in RunSpec.model_fields if getattr(old, k) != getattr(spec, k)}
         if diff:
             said = "; ".join(f"{k}: {a!r} on disk, {b!r} now" for k, (a, b) in diff.items())
-            raise ValueError(
+            raise RecordsError(
                 f"{out_dir} holds records of a different run ({said}). Resume with the same settings, "
                 "or write to a new output_dir."
             )
@@ -105,7 +109,7 @@ def read_records(path: Path) -> list[SceneRecord]:
         except ValidationError as err:
             last = all(not rest.strip() for rest in lines[i + 1 :])
             if not last:
-                raise ValueError(f"{path} line {i + 1} is not a scene record ({err.errors()[0]['msg']}); "
+                raise RecordsError(f"{path} line {i + 1} is not a scene record ({err.errors()[0]['msg']}); "
                                  "delete the file to redo its scenes") from None
             log.warning("%s: dropping a torn last line (%d bytes); its scene is redone", path, len(line))
             with open(path, "r+b") as f:

@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from rich.table import Table
 
+from elfrl.config import ConfigError
 from elfrl.evaluation.metrics import sample_pdms
 from elfrl.evaluation.records import SceneRecord
 from elfrl.scene import read_scenes
@@ -177,7 +178,8 @@ def comparison(run_dirs: Sequence[Path]) -> tuple[list[str], list[list[str]], di
         metrics = json.loads(file.read_text())
         name = metrics.get("name") or Path(d).name
         if name in runs:
-            raise ValueError(f"two runs are called {name!r}; give them distinct names (--set name=...)")
+            raise ConfigError(f"two runs in `compare` are called {name!r}; give them distinct names (`name` when "
+                              "evaluating) or compare other directories")
         runs[name] = metrics
     header = ["metric", *runs]
     rows = [["scenes x samples", *(f"{m['scenes']} x {m['samples_per_scene']}" for m in runs.values())]]

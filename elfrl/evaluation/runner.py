@@ -30,7 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from elfrl.evaluation.policies import ConstantVelocityPolicy, ExpertPolicy, ModelPolicy, Policy
-from elfrl.evaluation.records import RunSpec, SceneRecord, append_records, read_records, shard_path
+from elfrl.evaluation.records import RecordsError, RunSpec, SceneRecord, append_records, read_records, shard_path
 from elfrl.evaluation.score import score_scene
 from elfrl.scene import read_manifest, read_scenes
 from elfrl.scoring import PDMScorer
@@ -38,12 +38,13 @@ from elfrl.scoring import PDMScorer
 log = logging.getLogger(__name__)
 
 
-class EmptySceneSetError(ValueError):
-    """The scene selection is empty: nothing to evaluate."""
+class SceneSetError(ValueError):
+    """The scene selection is empty, or lacks what the policy needs (front images)."""
 
 
 def select_scenes(scene_dir: str | Path, split: Optional[str], limit: Optional[int], need_images: bool) -> list[dict]:
-    """Manifest rows of `split` ("all" or None: every row), the first `limit`, in manifest order."""
+    """Manifest rows of `split` ("all" or None: every row), the first `limit`, in manifest order; with
+    `need_images`, an error if any of them has no front image."""
     scene_dir = Path(scene_dir)
     if not (scene_dir / "manifest.jsonl").is_file():
         raise FileNotFoundError(
@@ -51,16 +52,19 @@ def select_scenes(scene_dir: str | Path, split: Optional[str], limit: Optional[i
             "`elfrl scenes generate` or the NAVSIM exporter"
         )
     rows = read_manifest(scene_dir)
-    picked = [r for r in rows if split in (None, "all") or r.get("split") == split]
-    if need_images:
-        picked = [r for r in picked if r.get("images")]
-    picked = picked[:limit]
+    picked = [r for r in rows if split in (None, "all") or r.get("split") == split][:limit]
     if not picked:
         splits = sorted({str(r.get("split")) for r in rows})
-        what = f"split {split!r}" + (" with images" if need_images else "")
-        raise EmptySceneSetError(
-            f"no scenes of {what} in {scene_dir} ({len(rows)} manifest rows, splits {splits}); "
+        raise SceneSetError(
+            f"no scenes of split {split!r} in {scene_dir} ({len(rows)} manifest rows, splits {splits}); "
             "pick another split or scene_dir"
+        )
+    # Not filtered: a model and the baselines must be evaluated on the same scenes to be compared.
+    blind = [r["token"] for r in picked if not r.get("images")] if need_images else []
+    if blind:
+        raise SceneSetError(
+            f"{len(blind)} of the {len(picked)} selected scenes have no front image (e.g. {blind[0]}); a model needs "
+            "one per scene: generate the scenes with images, or pick a split that has them"
         )
     return picked
 
@@ -185,11 +189,11 @@ def ordered_records(out_dir: Path, spec: RunSpec, rows: list[dict], shards: list
     for s in shards:
         for r in read_records(shard_path(out_dir, s, spec.num_shards)):
             if r.token in by_token:
-                raise ValueError(f"scene {r.token} is recorded twice in {out_dir}/records; delete one copy")
+                raise RecordsError(f"scene {r.token} is recorded twice in {out_dir}/records; delete one copy")
             by_token[r.token] = r
     wanted = [r["token"] for s in shards for r in rows[s :: spec.num_shards]]
     missing = [t for t in wanted if t not in by_token]
     if missing:
-        raise RuntimeError(f"{len(missing)} scenes have no record in {out_dir} (e.g. {missing[:3]}); rerun to finish")
+        raise RecordsError(f"{len(missing)} scenes have no record in {out_dir} (e.g. {missing[:3]}); rerun to finish")
     order = {r["token"]: i for i, r in enumerate(rows)}
     return sorted((by_token[t] for t in wanted), key=lambda r: order[r.token])
