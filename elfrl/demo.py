@@ -60,7 +60,6 @@ def _synthetic_section(out: Path, console: Console) -> list[str]:
     """One scene per synthetic family, with images; a BEV of the first persistent failure."""
     from elfrl.render.bev import save_bev
     from elfrl.synth.command import generate_dataset, print_summary
-    from elfrl.planning.paths import Path as Path_
     from elfrl.synth.families import FAMILIES
     from elfrl.synth.generate import constant_velocity
 
@@ -71,8 +70,7 @@ def _synthetic_section(out: Path, console: Console) -> list[str]:
     row = next(r for r in rows if r["family"] == "stopped_lead")
     (scene,) = read_scenes(synth / row["scene"])
     naive = row["constant_velocity_pdms"]
-    route = Path_.from_points(np.asarray(scene.centerline)[:, :2])
-    cands = np.stack([np.asarray(scene.human_trajectory), constant_velocity(scene, route)])
+    cands = np.stack([np.asarray(scene.human_trajectory), constant_velocity(scene)])
     save_bev(out / "bev_stopped_lead.png", scene, candidates=cands, scores=np.array([row["expert_pdms"], naive]),
              title=f"{scene.token}: expert (PDMS {row['expert_pdms']:.2f}) vs constant velocity ({naive:.2f})")
     lines = ["## Synthetic scenes", "", f"{len(rows)} scenes in `synth/` (one per family):", "",

@@ -153,3 +153,18 @@ def compose_rewards(
             raise ValueError(f"{name} reward is {a[bad[0]]} at index {bad[0]}{hint}")
     total = weights.pdms * arrays["pdms"] + weights.format * arrays["format"] + weights.goal * arrays["goal"]
     return RewardBreakdown(total=total, pdms=arrays["pdms"], format=arrays["format"], goal=arrays["goal"])
+
+
+class GroupFailures(NamedTuple):
+    """Total failure of one scene's rollouts (ELF-VLA's total-failure rate; the trainer's `failure/all_fail_*`
+    per group, the evaluation's `total_failure` per scene)."""
+
+    all_fail_pdms: bool  # every rollout has PDMS < tau (unparsable ones count as failing)
+    all_fail_dac: bool  # every rollout leaves the drivable area (DAC = 0) or did not parse
+    all_fail_nc: bool  # every rollout has an at-fault collision (NC = 0) or did not parse
+
+
+def group_failures(pdms: np.ndarray, dac: np.ndarray, nc: np.ndarray, tau: float) -> GroupFailures:
+    """pdms, dac, nc: [G] per rollout; dac and nc are NaN for rollouts that did not parse."""
+    fails = lambda m: bool(np.all(np.nan_to_num(np.asarray(m, dtype=np.float64), nan=0.0) == 0.0))  # noqa: E731
+    return GroupFailures(bool(np.all(np.asarray(pdms) < tau)), fails(dac), fails(nc))

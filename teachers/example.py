@@ -15,8 +15,7 @@ def regenerate(path: Path = EXAMPLE_FILE) -> dict:
 
     import numpy as np
 
-    from elfrl.data.cot import scene_cot
-    from elfrl.data.output import format_output
+    from elfrl.data.prompts import scene_answer
     from elfrl.feedback import build_case
     from elfrl.scene import read_scenes
     from elfrl.scoring import PDMScorer
@@ -28,7 +27,7 @@ def regenerate(path: Path = EXAMPLE_FILE) -> dict:
     crash = np.zeros((8, 3))
     crash[:, 0] = scene.ego.vx * np.arange(1, 9) * 0.5
     scores = PDMScorer().score(scene, crash[None], ("v1",)).pdms_v1
-    case = build_case(scene, format_output(scene_cot(scene, crash)[0], crash), crash, scores, 0, "example-0")
+    case = build_case(scene, scene_answer(scene, crash), crash, scores, 0, "example-0")
     data = case.model_dump(mode="json")
     path.write_text(json.dumps(data, indent=1) + "\n")
     return data

@@ -134,7 +134,7 @@ def test_bad_inputs_say_what_to_fix(generated, tmp_path, capsys):
         evaluate(_cfg(generated, tmp_path, policy="model", checkpoint=str(tmp_path / "no_such_checkpoint")))
     with pytest.raises(SceneSetError, match="no scenes of split 'val'"):
         evaluate(_cfg(generated, tmp_path, split="val"))
-    with pytest.raises(FileNotFoundError, match="no manifest.jsonl"):
+    with pytest.raises(FileNotFoundError, match="manifest.jsonl does not exist"):
         evaluate(_cfg(tmp_path, tmp_path / "out"))
     assert not (tmp_path / "records").exists()  # nothing was run
     # a model needs every selected scene's front image: refused, not filtered (baselines would see other scenes)

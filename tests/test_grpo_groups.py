@@ -3,13 +3,8 @@
 import numpy as np
 import pytest
 
-from elfrl.trainer.groups import (
-    SlotChoice,
-    group_failures,
-    group_slices,
-    refine_targets,
-    select_refinements,
-)
+from elfrl.rewards import group_failures
+from elfrl.trainer.groups import SlotChoice, group_slices, refine_targets, select_refinements
 
 
 def rng(seed=0):

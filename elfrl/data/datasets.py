@@ -31,7 +31,14 @@ import numpy as np
 from elfrl.data.cot import CotFacts, scene_cot
 from elfrl.data.labels import gt_poses
 from elfrl.data.output import format_output, parse_output
-from elfrl.data.prompts import base_input, base_messages, feedback_messages, positive_feedback, target_text
+from elfrl.data.prompts import (
+    base_input,
+    base_messages,
+    feedback_messages,
+    positive_feedback,
+    scene_answer,
+    target_text,
+)
 from elfrl.feedback import analytic_report, build_case, render_feedback
 from elfrl.scene.schema import Scene
 from elfrl.scoring import PDMScorer, VersionScores
@@ -61,9 +68,7 @@ def _row(scene: Scene, kind: str, image: str, prompt: list[dict], answer: str) -
 def trajectory_row(scene: Scene, image: str, poses: Optional[np.ndarray] = None) -> dict:
     """Base input -> `<think>CoT</think><answer>poses</answer>`: the ground truth unless `poses` is given (the CoT
     then describes those poses, e.g. to make a student that drives on into a stopped car)."""
-    poses = gt_poses(scene) if poses is None else poses
-    cot, _ = scene_cot(scene, poses)
-    return _row(scene, "trajectory", image, base_messages(base_input(scene)), target_text(cot, poses))
+    return _row(scene, "trajectory", image, base_messages(base_input(scene)), scene_answer(scene, poses))
 
 
 QA_KINDS = 3  # questions per scene: the closest in-path object, the light, the meta action

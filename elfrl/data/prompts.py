@@ -31,7 +31,8 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from elfrl.data.labels import ego_pose
+from elfrl.data.cot import scene_cot
+from elfrl.data.labels import ego_pose, gt_poses
 from elfrl.scene.frames import to_ego_frame
 from elfrl.data.output import format_output
 from elfrl.scene.schema import DrivingCommand, Scene
@@ -153,3 +154,10 @@ def positive_feedback(pdms: float, tau: float = DEFAULT_TAU) -> str:
 def target_text(cot: str, poses) -> str:
     """The answer target `<think>{cot}</think><answer>{8 poses}</answer>` (SFT and refinement targets)."""
     return format_output(cot, poses)
+
+
+def scene_answer(scene: Scene, poses=None) -> str:
+    """The answer for `poses` [8, 3] (default: the ground truth) with the CoT that describes them, as a student
+    that read the scene right would write it: SFT targets, baselines, the wrong answers of feedback cases."""
+    poses = gt_poses(scene) if poses is None else poses
+    return target_text(scene_cot(scene, poses)[0], poses)

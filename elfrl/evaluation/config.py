@@ -10,13 +10,13 @@ from pydantic import Field, model_validator
 
 from elfrl.config import StrictModel
 from elfrl.data.prompts import DEFAULT_TAU
-from elfrl.evaluation.records import Policy, RunSpec
+from elfrl.evaluation.records import PolicyName, RunSpec
 
 
 class RolloutConfig(StrictModel):
     """What to sample and score: `samples` answers per scene of `scene_dir`/`split`."""
 
-    policy: Policy = Field("model", description="model: the checkpoint; expert: the logged trajectory; "
+    policy: PolicyName = Field("model", description="model: the checkpoint; expert: the logged trajectory; "
                                                 "constant_velocity: the route at the current speed (baselines)")
     checkpoint: Optional[Path] = Field(None, description="student checkpoint directory (policy: model)")
     scene_dir: Path = Field(description="scene directory with manifest.jsonl")

@@ -78,12 +78,13 @@ def scatter_figure(mean, var, categories, kept, cfg: CurationConfig) -> Figure:
     in_subset[kept] = True
     for c in CATEGORIES:
         m = categories == c
-        ax.scatter(mean[m & in_subset], var[m & in_subset], s=18, color=COLOURS[c], label=f"{c} (kept)" if c in KEPT else c)
-        if c in KEPT and (m & ~in_subset).any():
+        if c not in KEPT:
+            ax.scatter(mean[m], var[m], s=18, color=COLOURS[c], label=c)
+            continue
+        ax.scatter(mean[m & in_subset], var[m & in_subset], s=18, color=COLOURS[c], label=f"{c} (kept)")
+        if (m & ~in_subset).any():
             ax.scatter(mean[m & ~in_subset], var[m & ~in_subset], s=18, facecolors="none", edgecolors=COLOURS[c],
                        label=f"{c} (over target size)")
-        elif c not in KEPT:
-            ax.scatter(mean[m], var[m], s=18, color=COLOURS[c])
     ax.axhline(cfg.variance_threshold, color="grey", lw=0.8, ls="--")
     ax.axvline(cfg.mastered_mean, color="grey", lw=0.8, ls=":")
     ax.set_xlabel(f"mean PDMS over {cfg.samples} samples")

@@ -27,7 +27,8 @@ from typing import Sequence
 import numpy as np
 
 from elfrl.evaluation.openloop import CONVENTIONS, HORIZON_STEPS, at_horizons
-from elfrl.evaluation.records import SampleRecord, SceneRecord
+from elfrl.evaluation.records import SceneRecord
+from elfrl.rewards import group_failures
 from elfrl.scoring import V1_KEYS, V2_KEYS
 
 
@@ -45,13 +46,9 @@ def _check(records: Sequence[SceneRecord]) -> int:
     return ks.pop()
 
 
-def sample_pdms(s: SampleRecord) -> float:
-    return s.pdms.score if s.pdms is not None else 0.0
-
-
 def pdms_matrix(records: Sequence[SceneRecord]) -> np.ndarray:
     """[N, K] PDMS v1.1 per scene and sample, 0 where unparsable (the reward curation ranks by)."""
-    return np.array([[sample_pdms(s) for s in r.samples] for r in records], dtype=np.float64)
+    return np.array([[s.pdms_score for s in r.samples] for r in records], dtype=np.float64)
 
 
 def planning_accuracy(records: Sequence[SceneRecord], field: str = "stated") -> dict[str, float]:
@@ -72,11 +69,10 @@ def _per_step(records: Sequence[SceneRecord], field: str) -> np.ndarray:
 
 
 def total_failure(pdms: np.ndarray, dac: np.ndarray, nc: np.ndarray, tau: float) -> dict[str, float]:
-    """Share of scenes [N, K] where every sample fails: PDMS < tau, DAC = 0, NC = 0 (NaN = unparsable = fail).
-    The trainer logs the same per group as `failure/all_fail_*` (ELF-VLA: total-failure PDMS rate)."""
-    fails = lambda m: np.nan_to_num(m, nan=0.0) == 0.0  # noqa: E731
-    return {"pdms": float((pdms < tau).all(axis=1).mean()), "dac": float(fails(dac).all(axis=1).mean()),
-            "nc": float(fails(nc).all(axis=1).mean())}
+    """Share of scenes [N, K] where every sample fails: PDMS < tau, DAC = 0, NC = 0 (NaN = unparsable = fail),
+    with the trainer's per-group definition (`elfrl.rewards.group_failures`, ELF-VLA's total-failure rate)."""
+    rates = np.mean([group_failures(*scene, tau) for scene in zip(pdms, dac, nc)], axis=0)  # [3]
+    return dict(zip(("pdms", "dac", "nc"), rates.tolist()))
 
 
 def _sub(records: Sequence[SceneRecord], version: str, key: str) -> np.ndarray:
@@ -92,8 +88,8 @@ def aggregate(records: Sequence[SceneRecord], tau: float = 0.8) -> dict:
     out = {
         "scenes": len(records),
         "samples_per_scene": k,
-        "pdms": _mean(sample_pdms(s) for s in samples),
-        "epdms": _mean(s.epdms.score if s.epdms is not None else 0.0 for s in samples),
+        "pdms": _mean(s.pdms_score for s in samples),
+        "epdms": _mean(s.epdms_score for s in samples),
         "pdms_parsable": _mean(s.pdms.score for s in parsed),
         "sub_metrics": {
             "pdms_v1": {key: _mean(getattr(s.pdms, key) for s in parsed) for key in V1_KEYS if key != "score"},
@@ -111,7 +107,7 @@ def aggregate(records: Sequence[SceneRecord], tau: float = 0.8) -> dict:
                                              _sub(records, "pdms", "nc"), tau)
     families = defaultdict(list)
     for r in records:
-        families[r.family or "-"].append(np.mean([sample_pdms(s) for s in r.samples]))
+        families[r.family or "-"].append(r.mean_pdms)
     out["by_family"] = {f: {"scenes": len(v), "pdms": float(np.mean(v))} for f, v in sorted(families.items())}
     return out
 
@@ -126,13 +122,13 @@ def per_scene_rows(records: Sequence[SceneRecord]) -> list[dict]:
     l2_3s the mean L2 at 3.0 s; collision whether any sample collides at any step."""
     rows = []
     for r in records:
-        pd = [sample_pdms(s) for s in r.samples]
+        pd = [s.pdms_score for s in r.samples]
         ok = [s for s in r.samples if s.poses is not None]
         first = r.samples[0].stated or ("", "")
         rows.append({
             "token": r.token, "family": r.family or "", "samples": len(r.samples), "parsable": len(ok) / len(r.samples),
-            "pdms": float(np.mean(pd)), "pdms_min": min(pd), "pdms_max": max(pd),
-            "epdms": float(np.mean([s.epdms.score if s.epdms else 0.0 for s in r.samples])),
+            "pdms": r.mean_pdms, "pdms_min": min(pd), "pdms_max": max(pd),
+            "epdms": float(np.mean([s.epdms_score for s in r.samples])),
             **{f"v1_{k}": _mean(getattr(s.pdms, k) for s in ok) for k in V1_KEYS if k != "score"},
             "gt_speed": r.gt[0], "gt_path": r.gt[1], "stated_speed": first[0], "stated_path": first[1],
             "l2_3s": _mean(s.l2[-1] for s in ok), "collision": any(any(s.collision) for s in ok),

@@ -14,14 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Protocol, Sequence
 
-import numpy as np
 from PIL import Image
 
-from elfrl.data.cot import scene_cot
-from elfrl.data.labels import gt_poses
-from elfrl.data.output import format_output
-from elfrl.data.prompts import base_input, base_messages
+from elfrl.data.prompts import base_input, base_messages, scene_answer
 from elfrl.scene.schema import Scene
+from elfrl.synth.generate import constant_velocity
 
 
 class Policy(Protocol):
@@ -31,31 +28,18 @@ class Policy(Protocol):
                temperature: float, seed: int) -> list[list[str]]: ...
 
 
-def written_answer(scene: Scene, poses: np.ndarray) -> str:
-    """The answer text of a hand-made policy: its own CoT (meta action of its trajectory) and poses."""
-    cot, _ = scene_cot(scene, poses)
-    return format_output(cot, poses)
-
-
 class ExpertPolicy:
     needs_images = False
 
     def answer(self, scenes, images, k, temperature, seed):
-        return [[written_answer(s, gt_poses(s))] * k for s in scenes]
+        return [[scene_answer(s)] * k for s in scenes]
 
 
 class ConstantVelocityPolicy:
     needs_images = False
 
     def answer(self, scenes, images, k, temperature, seed):
-        from elfrl.planning.paths import Path as Route
-        from elfrl.synth.generate import constant_velocity
-
-        out = []
-        for s in scenes:
-            route = Route.from_points(np.asarray(s.centerline, dtype=np.float64)[:, :2])
-            out.append([written_answer(s, constant_velocity(s, route))] * k)
-        return out
+        return [[scene_answer(s, constant_velocity(s))] * k for s in scenes]
 
 
 class ModelPolicy:

@@ -22,7 +22,7 @@ from elfrl.scene.schema import EPDMSv2Record, PDMSv1Record
 
 log = logging.getLogger(__name__)
 
-Policy = Literal["model", "expert", "constant_velocity"]
+PolicyName = Literal["model", "expert", "constant_velocity"]
 
 
 class RecordsError(ValueError):
@@ -34,15 +34,27 @@ class _Record(BaseModel):
 
 
 class SampleRecord(_Record):
+    """One answer. Everything from `poses` on is None when the answer has no 8 poses."""
+
     text: str
     failure: Optional[str]  # ParseFailure value, None when the answer parsed completely
-    poses: Optional[list[list[float]]]  # [8, 3] as parsed; None when there are not 8 poses
-    pdms: Optional[PDMSv1Record]  # None where `poses` is None (counted as 0 in means)
-    epdms: Optional[EPDMSv2Record]
     stated: Optional[tuple[str, str]]  # (speed, path) the CoT names after "Meta action:", None if absent
-    implied: Optional[tuple[str, str]]  # (speed, path) labels of the trajectory itself
-    l2: Optional[list[float]]  # [6] metres at 0.5..3.0 s
-    collision: Optional[list[bool]]  # [6] at 0.5..3.0 s, steps where the GT collides masked to False
+    poses: Optional[list[list[float]]] = None  # [8, 3] as parsed
+    pdms: Optional[PDMSv1Record] = None  # (counted as 0 in means where None)
+    epdms: Optional[EPDMSv2Record] = None
+    implied: Optional[tuple[str, str]] = None  # (speed, path) labels of the trajectory itself
+    l2: Optional[list[float]] = None  # [6] metres at 0.5..3.0 s
+    collision: Optional[list[bool]] = None  # [6] at 0.5..3.0 s, steps where the GT collides masked to False
+
+    @property
+    def pdms_score(self) -> float:
+        """PDMS v1.1, 0 where the answer did not parse (what means, rewards and curation count)."""
+        return self.pdms.score if self.pdms is not None else 0.0
+
+    @property
+    def epdms_score(self) -> float:
+        """EPDMS v2, 0 where the answer did not parse."""
+        return self.epdms.score if self.epdms is not None else 0.0
 
 
 class SceneRecord(_Record):
@@ -52,11 +64,16 @@ class SceneRecord(_Record):
     gt_collision: list[bool]  # [6] steps where the ground truth itself overlaps an agent (not counted)
     samples: list[SampleRecord]
 
+    @property
+    def mean_pdms(self) -> float:
+        """Mean PDMS v1.1 over the samples, unparsable = 0."""
+        return sum(s.pdms_score for s in self.samples) / len(self.samples)
+
 
 class RunSpec(_Record):
     """Everything that decides a run's records: a rerun with a different spec would mix two runs."""
 
-    policy: Policy
+    policy: PolicyName
     checkpoint: Optional[str]  # absolute path; the model policy only
     scene_dir: str
     split: str
@@ -127,10 +144,6 @@ def append_records(path: Path, records: list[SceneRecord]) -> None:
             f.write(r.model_dump_json() + "\n")
         f.flush()
         os.fsync(f.fileno())
-
-
-def read_all_records(out_dir: Path, num_shards: int) -> list[SceneRecord]:
-    return [r for shard in range(num_shards) for r in read_records(shard_path(out_dir, shard, num_shards))]
 
 
 def _finite(value):

@@ -20,7 +20,6 @@ from matplotlib.figure import Figure
 from rich.table import Table
 
 from elfrl.config import ConfigError
-from elfrl.evaluation.metrics import sample_pdms
 from elfrl.evaluation.records import SceneRecord
 from elfrl.scene import read_scenes
 
@@ -90,8 +89,8 @@ def sub_metric_figure(metrics: dict) -> Figure:
 def histogram_figure(records: Sequence[SceneRecord]) -> Figure:
     fig = Figure(figsize=(6, 3.4))
     ax = fig.subplots()
-    v1 = [sample_pdms(s) for r in records for s in r.samples]
-    v2 = [s.epdms.score if s.epdms else 0.0 for r in records for s in r.samples]
+    v1 = [s.pdms_score for r in records for s in r.samples]
+    v2 = [s.epdms_score for r in records for s in r.samples]
     ax.hist([v1, v2], bins=20, range=(0, 1), label=["PDMS v1.1", "EPDMS v2"])
     ax.set_xlabel("score (unparsable = 0)")
     ax.set_ylabel("samples")
@@ -104,15 +103,14 @@ def worst_scene_figures(records: Sequence[SceneRecord], scene_dir: Path, rows: S
     from elfrl.render.bev import plot_bev
 
     where = {r["token"]: r["scene"] for r in rows}
-    worst = sorted(records, key=lambda r: np.mean([sample_pdms(s) for s in r.samples]))[:n]
+    worst = sorted(records, key=lambda r: r.mean_pdms)[:n]
     out = []
     for r in worst:
         (scene,) = read_scenes(Path(scene_dir) / where[r.token])
         ok = [s for s in r.samples if s.poses is not None]
         cand = np.array([s.poses for s in ok]) if ok else None
         scores = np.array([s.pdms.score for s in ok]) if ok else None
-        mean = np.mean([sample_pdms(s) for s in r.samples])
-        title = f"{r.token} ({r.family or '-'}): mean PDMS {mean:.2f}, {len(ok)}/{len(r.samples)} parsable"
+        title = f"{r.token} ({r.family or '-'}): mean PDMS {r.mean_pdms:.2f}, {len(ok)}/{len(r.samples)} parsable"
         fig = Figure(figsize=(6.2, 5.8))
         plot_bev(scene, candidates=cand, scores=scores, ax=fig.subplots(), title=title)
         out.append(_png(fig))

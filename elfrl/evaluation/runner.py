@@ -1,6 +1,6 @@
 """The rollout-and-score runner shared by `launch/evaluate.py` and `curation/select_hard.py`.
 
-    rows = select_scenes(scene_dir, split, limit)            # manifest rows, in manifest order
+    rows = select_scenes(scene_dir, split, limit, need_images=True)   # manifest rows, in manifest order
     records = run(spec, rows, out_dir, workers=2)            # -> [SceneRecord] in `rows` order
 
 Sharding: shard i of n takes rows[i::n] and appends to its own JSONL file; `workers` > 1 runs the
@@ -45,13 +45,7 @@ class SceneSetError(ValueError):
 def select_scenes(scene_dir: str | Path, split: Optional[str], limit: Optional[int], need_images: bool) -> list[dict]:
     """Manifest rows of `split` ("all" or None: every row), the first `limit`, in manifest order; with
     `need_images`, an error if any of them has no front image."""
-    scene_dir = Path(scene_dir)
-    if not (scene_dir / "manifest.jsonl").is_file():
-        raise FileNotFoundError(
-            f"{scene_dir} has no manifest.jsonl; point scene_dir at a scene set written by "
-            "`elfrl scenes generate` or the NAVSIM exporter"
-        )
-    rows = read_manifest(scene_dir)
+    rows = read_manifest(scene_dir)  # a FileNotFoundError that says how to make one when it is missing
     picked = [r for r in rows if split in (None, "all") or r.get("split") == split][:limit]
     if not picked:
         splits = sorted({str(r.get("split")) for r in rows})
@@ -77,14 +71,23 @@ def build_policy(spec: RunSpec, dtype: str = "float32", device: str = "cpu") -> 
     return ModelPolicy(spec.checkpoint, spec.max_new_tokens, dtype, device)
 
 
-def run_shard(spec: RunSpec, rows: list[dict], out_dir: Path, shard: int, *, dtype: str = "float32",
-              device: str = "cpu", on_batch: Optional[Callable[[int], None]] = None,
+def _shard_indices(spec: RunSpec, rows: list[dict], shard: int) -> range:
+    """Indices into `rows` of shard `shard`: every num_shards-th scene."""
+    return range(shard, len(rows), spec.num_shards)
+
+
+def recorded_tokens(out_dir: Path, spec: RunSpec, shard: int) -> set[str]:
+    """Tokens of the scenes shard `shard` has on disk (a torn last line is cut off here, see read_records)."""
+    return {r.token for r in read_records(shard_path(out_dir, shard, spec.num_shards))}
+
+
+def run_shard(spec: RunSpec, rows: list[dict], out_dir: Path, shard: int, done: set[str], *,
+              dtype: str = "float32", device: str = "cpu", on_batch: Optional[Callable[[int], None]] = None,
               policy: Optional[Policy] = None) -> int:
-    """Answer and score the scenes of shard `shard` not yet on disk; returns how many it did.
-    The policy (a model load) is built only when there is work left."""
+    """Answer and score the scenes of shard `shard` whose tokens are not in `done` (`recorded_tokens`);
+    returns how many it did. The policy (a model load) is built only when there is work left."""
     path = shard_path(out_dir, shard, spec.num_shards)
-    done = {r.token for r in read_records(path)}
-    mine = list(range(shard, len(rows), spec.num_shards))  # indices into rows
+    mine = _shard_indices(spec, rows, shard)
     scorer, count = PDMScorer(), 0
     for start in range(0, len(mine), spec.batch_size):
         batch = mine[start : start + spec.batch_size]
@@ -128,12 +131,12 @@ def _progress(label: str, total: int, resumed: int, show: bool) -> tuple[Progres
 
 
 def _worker(args) -> int:
-    spec, rows, out_dir, shard, dtype, device, threads = args
+    spec, rows, out_dir, shard, done, dtype, device, threads = args
     import torch
 
     torch.set_num_threads(threads)
     logging.basicConfig(level=logging.WARNING)
-    return run_shard(spec, rows, out_dir, shard, dtype=dtype, device=device)
+    return run_shard(spec, rows, out_dir, shard, done, dtype=dtype, device=device)
 
 
 def _device_for(device: str, shard: int) -> str:
@@ -151,21 +154,21 @@ def run(spec: RunSpec, rows: list[dict], out_dir: Path, *, workers: int = 1, sha
     order (only those of `shard_index` when given)."""
     out_dir = Path(out_dir)
     shards = list(range(spec.num_shards)) if shard_index is None else [shard_index]
-    on_disk = sum(len(read_records(shard_path(out_dir, s, spec.num_shards))) for s in shards)
-    total = sum(len(range(s, len(rows), spec.num_shards)) for s in shards)
+    done = {s: recorded_tokens(out_dir, spec, s) for s in shards}
+    on_disk = sum(len(d) for d in done.values())
+    total = sum(len(_shard_indices(spec, rows, s)) for s in shards)
+    pending = [s for s in shards if len(done[s]) < len(_shard_indices(spec, rows, s))]  # finished: no process
     if on_disk:
         log.info("%s: %d of %d scenes already on disk in %s; continuing", label, on_disk, total, out_dir)
     progress, task = _progress(label, total, on_disk, show_progress)
     with progress:
         if workers <= 1 or len(shards) == 1:
-            for s in shards:
-                run_shard(spec, rows, out_dir, s, dtype=dtype, device=_device_for(device, s), policy=policy,
+            for s in pending:
+                run_shard(spec, rows, out_dir, s, done[s], dtype=dtype, device=_device_for(device, s), policy=policy,
                           on_batch=lambda n: progress.advance(task, n))
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
-            pending = [s for s in shards if _line_count(shard_path(out_dir, s, spec.num_shards))
-                       < len(range(s, len(rows), spec.num_shards))]  # a finished shard starts no process
-            jobs = [(spec, rows, out_dir, s, dtype, _device_for(device, s), threads) for s in pending]
+            jobs = [(spec, rows, out_dir, s, done[s], dtype, _device_for(device, s), threads) for s in pending]
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
                 futures = [pool.submit(_worker, job) for job in jobs]
                 while not all(f.done() for f in futures):
@@ -191,7 +194,7 @@ def ordered_records(out_dir: Path, spec: RunSpec, rows: list[dict], shards: list
             if r.token in by_token:
                 raise RecordsError(f"scene {r.token} is recorded twice in {out_dir}/records; delete one copy")
             by_token[r.token] = r
-    wanted = [r["token"] for s in shards for r in rows[s :: spec.num_shards]]
+    wanted = [rows[i]["token"] for s in shards for i in _shard_indices(spec, rows, s)]
     missing = [t for t in wanted if t not in by_token]
     if missing:
         raise RecordsError(f"{len(missing)} scenes have no record in {out_dir} (e.g. {missing[:3]}); rerun to finish")

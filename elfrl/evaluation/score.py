@@ -41,21 +41,13 @@ def score_scene(scene: Scene, texts: Sequence[str], scorer: PDMScorer, family: O
     collide = SceneCollisions(scene)
     samples = []
     for i, (text, p) in enumerate(zip(texts, parsed)):
-        row = ok.index(i) if i in ok else None
-        implied = None
-        if p.poses is not None:
-            meta = scene_meta_action(scene, p.poses)
-            implied = (meta.speed.action, meta.path.action)
-        samples.append(SampleRecord(
-            text=text,
-            failure=None if p.failure is None else p.failure.value,
-            poses=None if p.poses is None else np.asarray(p.poses).tolist(),
-            pdms=None if row is None else PDMSv1Record(**v1[row]),
-            epdms=None if row is None else EPDMSv2Record(**v2[row]),
-            stated=stated_meta_action(p.think),
-            implied=implied,
-            l2=None if p.poses is None else l2_per_step(p.poses, gt).tolist(),
-            collision=None if p.poses is None else collide(p.poses).tolist(),
-        ))
+        fields = dict(text=text, failure=None if p.failure is None else p.failure.value,
+                      stated=stated_meta_action(p.think))
+        if p.poses is not None:  # scored: row ok.index(i) of the scorer's output
+            row, meta = ok.index(i), scene_meta_action(scene, p.poses)
+            fields.update(poses=p.poses.tolist(), pdms=PDMSv1Record(**v1[row]), epdms=EPDMSv2Record(**v2[row]),
+                          implied=(meta.speed.action, meta.path.action), l2=l2_per_step(p.poses, gt).tolist(),
+                          collision=collide(p.poses).tolist())
+        samples.append(SampleRecord(**fields))
     return SceneRecord(token=scene.token, family=family, gt=(label.speed.action, label.path.action),
                        gt_collision=collide.gt.tolist(), samples=samples)

@@ -8,10 +8,8 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from elfrl.data.cot import scene_cot
 from elfrl.data.labels import gt_poses
-from elfrl.data.output import format_output
-from elfrl.data.prompts import DEFAULT_TAU
+from elfrl.data.prompts import DEFAULT_TAU, scene_answer
 from elfrl.feedback.analytic import SceneContext, build_case
 from elfrl.feedback.report import FailureCase
 from elfrl.scene import read_manifest, read_scenes
@@ -41,7 +39,7 @@ def scene_failure_cases(scene: Scene, scorer: PDMScorer, tau: float = DEFAULT_TA
     for i, name in enumerate(names):
         if scores.score[i] >= tau:
             continue
-        response = format_output(scene_cot(scene, poses[i])[0], poses[i])
+        response = scene_answer(scene, poses[i])
         cases.append(build_case(scene, response, poses[i], scores, i, f"{scene.token}/{name}", context=context))
     return cases
 

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from elfrl.planning import pdm_closed
+from elfrl.planning.paths import Path
 from elfrl.scene.schema import Scene
 from elfrl.scoring import PDMScorer
 from elfrl.scene.frames import to_ego_frame
@@ -88,8 +89,10 @@ def build_scene(draft: Draft, token: str, scorer: PDMScorer) -> Scene:
     return Scene.model_validate({**raw, "ego": scene.ego.model_dump(), "reference": _rounded(reference)})
 
 
-def constant_velocity(scene: Scene, route) -> np.ndarray:
-    """The naive baseline [8, 3]: follow the route centreline at the current speed."""
+def constant_velocity(scene: Scene, route=None) -> np.ndarray:
+    """The naive baseline [8, 3]: follow the route centreline (default: the scene's) at the current speed."""
+    if route is None:
+        route = Path.from_points(np.asarray(scene.centerline, dtype=np.float64)[:, :2])
     ego = np.array([scene.ego.x, scene.ego.y, scene.ego.heading])
     s0 = float(route.project(ego[:2])[0])
     return to_ego_frame(ego, route.pose(s0 + scene.ego.vx * HORIZON * 0.1))

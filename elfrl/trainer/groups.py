@@ -1,5 +1,5 @@
 """Per-group logic of ELF-VLA Alg. 1 as pure functions: which rollouts get which feedback, which
-refinements join the group, and the failure statistics of a group.
+refinements join the group (the failure statistics of a group are `elfrl.rewards.group_failures`).
 
 A group is the G original rollouts of one scene plus N_ref slots. `select_refinements` fills the
 slots: candidates whose PDMS beats the group's best original PDMS, N_ref of them picked at random;
@@ -70,18 +70,6 @@ def format_feedback(reason: str) -> str:
         f"Your response could not be read as a trajectory ({reason}). Write the reasoning inside <think></think> "
         "and exactly 8 poses [x, y, heading] with 2 decimals inside <answer></answer>."
     )
-
-
-class GroupFailures(NamedTuple):
-    all_fail_pdms: bool  # every original has PDMS < tau (unparsable ones count as failing)
-    all_fail_dac: bool  # every original leaves the drivable area (DAC = 0) or did not parse
-    all_fail_nc: bool  # every original has an at-fault collision (NC = 0) or did not parse
-
-
-def group_failures(pdms: np.ndarray, dac: np.ndarray, nc: np.ndarray, tau: float) -> GroupFailures:
-    """pdms, dac, nc: [G] per original; dac and nc are NaN for originals that did not parse."""
-    fails = lambda m: bool(np.all(np.nan_to_num(np.asarray(m, dtype=np.float64), nan=0.0) == 0.0))  # noqa: E731
-    return GroupFailures(bool(np.all(np.asarray(pdms) < tau)), fails(dac), fails(nc))
 
 
 def group_slices(rows: int, group_size: int) -> Sequence[range]:

@@ -31,15 +31,14 @@ from accelerate.utils import gather
 from trl import GRPOTrainer
 from trl.models import unwrap_model_for_generation
 
-from elfrl.data.cot import scene_cot
-from elfrl.data.labels import gt_poses
-from elfrl.data.prompts import base_input, feedback_messages, target_text
+from elfrl.data.prompts import base_input, feedback_messages, scene_answer
 from elfrl.feedback.analytic import SceneContext
 from elfrl.models.loading import load_weights
+from elfrl.rewards import group_failures
 from elfrl.rollout import Generation, GenerationRequest, HFEngine, RolloutEngine
 from elfrl.rollout.engine import encode_completion
 from elfrl.trainer.feedback import FeedbackItem, FeedbackStats, feedback_texts
-from elfrl.trainer.groups import group_failures, group_slices, refine_targets, select_refinements
+from elfrl.trainer.groups import group_slices, refine_targets, select_refinements
 from elfrl.trainer.loss import feedback_grpo_loss
 from elfrl.trainer.scoring import REWARD_NAMES, RolloutScorer, ScoredRollouts
 from elfrl.trainer.teacher import Teacher
@@ -291,7 +290,7 @@ class FeedbackGRPOTrainer(GRPOTrainer):
         """The `gt` mode's one candidate: the ground-truth answer and its score (fixed per scene, built once)."""
         if token not in self._gt:
             scene = self.rollout_scorer.scene(token)
-            text = target_text(scene_cot(scene)[0], gt_poses(scene))
+            text = scene_answer(scene)
             gen = Generation([], encode_completion(self.processing_class, text), text, -1)  # prompt: the slot's
             self._gt[token] = ([gen], [self.rollout_scorer.score(token, [text])])
         return self._gt[token]

@@ -17,11 +17,10 @@ import numpy as np
 from PIL import Image
 from rich.table import Table
 
-from elfrl.data.cot import scene_cot
 from elfrl.data.datasets import analytic_feedback
 from elfrl.data.labels import gt_poses
-from elfrl.data.output import format_output, parse_output
-from elfrl.data.prompts import base_input, base_messages, feedback_messages
+from elfrl.data.output import parse_output
+from elfrl.data.prompts import base_input, base_messages, feedback_messages, scene_answer
 from elfrl.models.generation import generate
 from elfrl.scene import read_manifest, read_scenes
 from elfrl.scene.schema import Scene
@@ -84,8 +83,7 @@ def too_fast_case(scene: Scene, image: Image.Image, scorer: PDMScorer) -> Option
         return None
     fast = np.round(gt * [FAST_FACTOR, 1.0, 1.0], 2)  # as the answer text writes it
     scores = scorer.score(scene, fast[None], ("v1",)).pdms_v1
-    cot, _ = scene_cot(scene, fast)
-    response = format_output(cot, fast)
+    response = scene_answer(scene, fast)
     prompt = feedback_messages(base_input(scene), response, analytic_feedback(scene, scores, 0, fast, response))
     return FeedbackCase(image, prompt, float(fast[-1, 0]), float(gt[-1, 0]))
 
